@@ -1,0 +1,263 @@
+"""The `tierbot` command: each command parses, calls a service, renders."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import orjson
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bot.console import render
+from bot.db import make_engine, transaction
+from bot.errors import TierbotError, error_id_for
+from bot.migrate import current_revision, head_revision, upgrade
+from bot.settings import Settings, get_settings
+from bot.store import Store, open_store
+from bot.telemetry.pull import PullError, poll
+from bot.telemetry.readers import InputError
+from bot.telemetry.service import (
+    RecordKind,
+    import_file,
+    prune_raw_events,
+    store_counts,
+    stored_totals,
+)
+from bot.telemetry.summary import IngestSummary
+from bot.timeutil import parse_duration, utcnow
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+db_app = typer.Typer(no_args_is_help=True, help="The database schema (Alembic migrations).")
+import_app = typer.Typer(no_args_is_help=True, help="Import router events or cohort assignments.")
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_REJECTED = 2
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise TierbotError(f"invalid settings: {exc}") from None
+
+
+def _store() -> Store:
+    return open_store(_settings())
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Apply pending migrations to the configured database."""
+    engine = make_engine(_settings().database_url)
+    before = current_revision(engine)
+    upgrade(engine, revision)
+    after = current_revision(engine)
+    out.print(f"database at revision {after} (was {before or 'empty'})")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's revision and the newest one tierbot knows."""
+    engine = make_engine(_settings().database_url)
+    out.print(f"current: {current_revision(engine) or 'empty'}  head: {head_revision()}")
+
+
+def _import(kind: RecordKind, path: str, as_json: bool) -> None:
+    settings = _settings()
+    store = open_store(settings)
+    show_progress = err.is_terminal and not as_json
+    try:
+        if show_progress:
+            with Progress(
+                TextColumn("importing {task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+            ) as progress:
+                task = progress.add_task(path, total=None)
+                summary = import_file(
+                    store.engine,
+                    kind,
+                    path,
+                    batch_size=settings.ingest_batch_size,
+                    on_open=lambda size: progress.update(task, total=size),
+                    progress=lambda done: progress.update(task, completed=done),
+                )
+        else:
+            summary = import_file(store.engine, kind, path, batch_size=settings.ingest_batch_size)
+    except InputError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    _report(summary, as_json)
+
+
+def _report(summary: IngestSummary, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(orjson.dumps(summary.to_dict()).decode() + "\n")
+    else:
+        render.ingest_summary(out, summary)
+    if summary.rejected:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+FileArgument = Annotated[str, typer.Argument(help="NDJSON file (.gz accepted), or - for stdin.")]
+
+
+@import_app.command("events")
+def import_events(file: FileArgument, as_json: JsonOption = False) -> None:
+    """Import router events (NDJSON). Exit status 2 when some lines were rejected."""
+    _import("router_events", file, as_json)
+
+
+@import_app.command("cohorts")
+def import_cohorts(file: FileArgument, as_json: JsonOption = False) -> None:
+    """Import cohort assignments (NDJSON or a JSON array). Exit status 2 when some were rejected."""
+    _import("cohort_assignments", file, as_json)
+
+
+@app.command()
+def pull(
+    source: Annotated[str | None, typer.Option(help="Only this pull source.")] = None,
+) -> None:
+    """Poll the configured pull sources once, now."""
+    settings = _settings()
+    sources = [s for s in settings.pull_sources if source is None or s.name == source]
+    if not sources:
+        _fail(f"no pull source named {source!r}" if source else "no pull sources configured")
+    store = open_store(settings)
+    failed = False
+    try:
+        for item in sources:
+            try:
+                result = poll(store.engine, item, max_body_bytes=settings.ingest_max_body_bytes)
+            except PullError as exc:
+                err.print(f"[red]pull failed:[/red] {exc}", highlight=False)
+                failed = True
+                continue
+            out.print(
+                f"{item.name}: {result.pages} page(s), {result.stored} stored, "
+                f"{result.duplicates} duplicates, {result.rejected} rejected; "
+                f"cursor {result.cursor}"
+            )
+    finally:
+        store.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def prune(
+    older_than: Annotated[
+        str | None, typer.Option(help="Age, e.g. 14d (default: the retention setting).")
+    ] = None,
+) -> None:
+    """Delete raw router events past retention; rollups stay."""
+    settings = _settings()
+    age = parse_duration(older_than) if older_than else timedelta(days=settings.retention_days)
+    store = open_store(settings)
+    try:
+        with transaction(store.sessions) as session:
+            pruned = prune_raw_events(session=session, older_than=utcnow() - age)
+    finally:
+        store.close()
+    out.print(f"pruned {pruned:,} raw router events older than {age}")
+
+
+@app.command()
+def stats() -> None:
+    """What the store holds, per tier and cohort."""
+    store = _store()
+    try:
+        with store.sessions() as session:
+            render.stored_totals(out, stored_totals(session=session), store_counts(session=session))
+    finally:
+        store.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 3000,
+) -> None:
+    """Run the HTTP server: ingest API, health endpoints, scheduler."""
+    import uvicorn
+
+    from bot.app import create_app
+
+    settings = _settings()
+    store = open_store(settings)
+    uvicorn.run(create_app(settings, store), host=host, port=port, log_level="info")
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[str, typer.Option(help="A scenario of the traffic simulator.")] = "healthy",
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the NDJSON files.")] = Path(
+        "."
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    rate: Annotated[float, typer.Option(help="Assistant turns per minute.")] = 300,
+    gzip_files: Annotated[bool, typer.Option("--gzip", help="Write .ndjson.gz files.")] = False,
+) -> None:
+    """Write simulated router events and cohort assignments (fault injection included)."""
+    from bot.sandbox.traffic import SCENARIOS, write_files
+
+    if scenario not in SCENARIOS:
+        _fail(f"unknown scenario {scenario!r}; choose from {', '.join(sorted(SCENARIOS))}")
+    sim = SCENARIOS[scenario](seed=seed, end=utcnow(), rate_per_minute=rate)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    suffix = ".ndjson.gz" if gzip_files else ".ndjson"
+    events_path, cohorts_path = out_dir / f"events{suffix}", out_dir / f"cohorts{suffix}"
+    n_events, n_cohorts = write_files(sim, events_path, cohorts_path)
+    out.print(
+        f"wrote {n_events:,} events to {events_path} and {n_cohorts} assignments to {cohorts_path}"
+    )
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the demo leaves its files.")] = Path(
+        "demo-output"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+) -> None:
+    """Play the story on this machine with no tokens: simulated traffic in, what was stored out."""
+    from bot.console.demo import run_demo
+
+    run_demo(out, out_dir=out_dir, seed=seed)
+
+
+def main() -> None:
+    """Entry point: one place turns errors into words."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except TierbotError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+    except (InputError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+    except Exception as exc:
+        error_id = error_id_for(exc)
+        err.print(f"[red]error:[/red] unexpected failure, error id {error_id} (details in the log)")
+        sys.exit(1)

@@ -1,0 +1,24 @@
+"""Every ORM model, imported once so `Base.metadata` is complete (Alembic, tests)."""
+
+from bot.db import Base
+from bot.rollouts.models import CohortAssignment, ModelBuild
+from bot.telemetry.models import (
+    DeadLetter,
+    PullCursor,
+    RollupHour,
+    RollupMinute,
+    RouterEvent,
+    Slice,
+)
+
+__all__ = [
+    "Base",
+    "CohortAssignment",
+    "DeadLetter",
+    "ModelBuild",
+    "PullCursor",
+    "RollupHour",
+    "RollupMinute",
+    "RouterEvent",
+    "Slice",
+]

@@ -1,0 +1,1 @@
+"""Model builds, cohort assignments, rollback requests and the rollout backends."""

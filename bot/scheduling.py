@@ -1,0 +1,66 @@
+"""The background scheduler: pull sources and retention (probes join it in a later issue)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.db import transaction
+from bot.settings import PullSource, Settings
+from bot.store import Store
+from bot.telemetry.pull import PullError, poll
+from bot.telemetry.service import prune_raw_events
+from bot.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def _poll_job(store: Store, source: PullSource, max_body_bytes: int) -> None:
+    try:
+        result = poll(store.engine, source, max_body_bytes=max_body_bytes)
+    except PullError as exc:
+        log.warning("pull source failed: %s", exc)
+        return
+    log.info(
+        "pull %s: %d pages, %d stored, %d duplicates, %d rejected",
+        source.name,
+        result.pages,
+        result.stored,
+        result.duplicates,
+        result.rejected,
+    )
+
+
+def _retention_job(store: Store, days: float) -> None:
+    with transaction(store.sessions) as session:
+        pruned = prune_raw_events(session=session, older_than=utcnow() - timedelta(days=days))
+    log.info("retention: pruned %d raw router events older than %s days", pruned, days)
+
+
+def build_scheduler(store: Store, settings: Settings) -> BackgroundScheduler:
+    """A scheduler with one job per pull source and a daily retention job (not started)."""
+    scheduler = BackgroundScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+    )
+    for source in settings.pull_sources:
+        scheduler.add_job(
+            _poll_job,
+            "interval",
+            seconds=source.interval_seconds,
+            jitter=min(5.0, source.interval_seconds / 10),
+            args=[store, source, settings.ingest_max_body_bytes],
+            id=f"pull:{source.name}",
+            misfire_grace_time=int(source.interval_seconds),
+            next_run_time=utcnow(),
+        )
+    scheduler.add_job(
+        _retention_job,
+        "interval",
+        hours=24,
+        args=[store, settings.retention_days],
+        id="retention",
+        next_run_time=utcnow() + timedelta(minutes=1),
+    )
+    return scheduler

@@ -1,0 +1,1 @@
+"""Telemetry in: the data contract, ingest (file, HTTP, pull sources) and minute rollups."""
