@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,11 +31,29 @@ class TierBudget(BaseModel):
     p95_latency_ms: float = Field(gt=0, description="Largest acceptable p95 latency in ms.")
 
 
+DEFAULT_BUDGETS: dict[str, dict[str, float]] = {
+    "edge": {"error_rate": 0.01, "p95_latency_ms": 300},
+    "cloud": {"error_rate": 0.005, "p95_latency_ms": 2500},
+}
+
+
 class Budgets(BaseModel):
     """Per-tier budgets; the defaults are the ones the team agreed on."""
 
-    edge: TierBudget = TierBudget(error_rate=0.01, p95_latency_ms=300)
-    cloud: TierBudget = TierBudget(error_rate=0.005, p95_latency_ms=2500)
+    edge: TierBudget = TierBudget(**DEFAULT_BUDGETS["edge"])
+    cloud: TierBudget = TierBudget(**DEFAULT_BUDGETS["cloud"])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_partial(cls, data: Any) -> Any:
+        """Let one knob be set (TIERBOT_BUDGETS__EDGE__ERROR_RATE) and keep the other default."""
+        if isinstance(data, dict):
+            data = dict(data)
+            for tier, defaults in DEFAULT_BUDGETS.items():
+                given = data.get(tier)
+                if isinstance(given, dict):
+                    data[tier] = {**defaults, **given}
+        return data
 
     def for_tier(self, tier: str) -> TierBudget:
         return self.edge if tier == "edge" else self.cloud

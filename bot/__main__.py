@@ -1,0 +1,5 @@
+"""`python -m bot` is `tierbot`."""
+
+from bot.cli import main
+
+main()
