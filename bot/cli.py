@@ -20,6 +20,7 @@ from bot.errors import TierbotError, error_id_for
 from bot.migrate import current_revision, head_revision, upgrade
 from bot.settings import Settings, get_settings
 from bot.store import Store, open_store
+from bot.telemetry.contract import rfc3339_to_datetime
 from bot.telemetry.pull import PullError, poll
 from bot.telemetry.readers import InputError
 from bot.telemetry.service import (
@@ -36,7 +37,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="The database schema (Alembic migrations).")
 import_app = typer.Typer(no_args_is_help=True, help="Import router events or cohort assignments.")
 app.add_typer(db_app, name="db")
+cohort_app = typer.Typer(no_args_is_help=True, help="Cohorts: which build they run, since when.")
 app.add_typer(import_app, name="import")
+app.add_typer(cohort_app, name="cohort")
 
 out = Console()
 err = Console(stderr=True)
@@ -208,6 +211,68 @@ def serve(
     uvicorn.run(create_app(settings, store), host=host, port=port, log_level="info")
 
 
+@app.command("which-tier")
+def which_tier_command(
+    end: Annotated[
+        str | None, typer.Option(help="End of the window, RFC 3339 (default: now).")
+    ] = None,
+    window: Annotated[str, typer.Option(help="The window judged, e.g. 30m.")] = "30m",
+    baseline: Annotated[str, typer.Option(help="The baseline before it, e.g. 24h.")] = "24h",
+    as_json: JsonOption = False,
+) -> None:
+    """Which tier failed: edge, cloud or the router, with the slice that explains it."""
+    from bot.console.which_tier import render_report
+    from bot.diagnosis.service import which_tier
+
+    settings = _settings()
+    when = rfc3339_to_datetime(end) if end else utcnow()
+    store = open_store(settings)
+    try:
+        with store.sessions() as session:
+            report = which_tier(
+                session=session,
+                budgets=settings.budgets,
+                end=when,
+                window=parse_duration(window),
+                baseline=parse_duration(baseline),
+            )
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        render_report(out, report)
+
+
+@cohort_app.command("show")
+def cohort_show(
+    name: Annotated[str, typer.Argument(help="The cohort.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Which build a cohort runs on each tier, since when, its residency and its history."""
+    from bot.console.cohort import render_cohort
+    from bot.rollouts.service import cohort_history
+
+    store = _store()
+    try:
+        with store.sessions() as session:
+            history = cohort_history(session=session, cohort=name)
+    finally:
+        store.close()
+    if as_json:
+        now = utcnow()
+        from bot.rollouts.service import current
+
+        document = {
+            "cohort": name,
+            "current": {tier: a.to_dict() for tier, a in current(history, now).items()},
+            "history": [a.to_dict() for a in history],
+        }
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        render_cohort(out, name, history, utcnow())
+
+
 @app.command()
 def simulate(
     scenario: Annotated[str, typer.Option(help="A scenario of the traffic simulator.")] = "healthy",
@@ -244,6 +309,9 @@ def demo(
     from bot.console.demo import run_demo
 
     run_demo(out, out_dir=out_dir, seed=seed)
+
+
+
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Which tier failed: statistics, attribution, router faults, change correlation, the report."""

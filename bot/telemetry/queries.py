@@ -1,0 +1,142 @@
+"""Read rollups for a span of time: per-slice totals and per-minute series.
+
+Spans are read from the hour rollup where whole hours fit and from the minute rollup for the
+ragged edges, and the database does the summing (histograms included, through its JSON
+functions), so a question costs a few queries returning one row per slice, whatever the
+history behind them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select, text
+
+from bot.telemetry.models import SLICE_DIMENSIONS, Slice
+from bot.telemetry.rollups import Counts
+from bot.timeutil import to_epoch_ms
+
+HOUR = 3600
+MINUTE = 60
+
+
+@dataclass(frozen=True, slots=True)
+class SliceInfo:
+    """A slice's dimensions; None where the router did not report the dimension."""
+
+    id: int
+    tier: str
+    dimensions: dict[str, str | None]
+
+
+def load_slices(conn: Connection) -> dict[int, SliceInfo]:
+    columns = [getattr(Slice, name) for name in SLICE_DIMENSIONS]
+    out: dict[int, SliceInfo] = {}
+    for row in conn.execute(select(Slice.id, Slice.tier, *columns)):
+        dims = {
+            name: (value or None) for name, value in zip(SLICE_DIMENSIONS, row[2:], strict=True)
+        }
+        out[row[0]] = SliceInfo(row[0], row[1], dims)
+    return out
+
+
+def _epoch(value: datetime) -> int:
+    return to_epoch_ms(value) // 1000
+
+
+def split_span(start: datetime, end: datetime) -> list[tuple[str, int, int]]:
+    """Cover [start, end) with (table, from, to) pieces: whole hours from the hour rollup."""
+    a, b = _epoch(start) // MINUTE * MINUTE, _epoch(end) // MINUTE * MINUTE
+    if b <= a:
+        return []
+    first_hour, last_hour = -(-a // HOUR) * HOUR, b // HOUR * HOUR
+    if last_hour <= first_hour:
+        return [("rollup_minute", a, b)]
+    pieces = [("rollup_hour", first_hour, last_hour)]
+    if a < first_hour:
+        pieces.insert(0, ("rollup_minute", a, first_hour))
+    if last_hour < b:
+        pieces.append(("rollup_minute", last_hour, b))
+    return pieces
+
+
+def _json_each(dialect: str) -> str:
+    if dialect == "postgresql":
+        return "json_each_text(CAST(r.histogram AS json)) AS h"
+    return "json_each(r.histogram) AS h"
+
+
+def slice_totals(
+    conn: Connection,
+    start: datetime,
+    end: datetime,
+    slice_ids: Iterable[int] | None = None,
+    *,
+    with_histograms: bool = True,
+) -> dict[int, Counts]:
+    """Totals per slice over [start, end) (minute resolution), histograms merged."""
+    totals: dict[int, Counts] = {}
+    only = sorted(set(slice_ids)) if slice_ids is not None else None
+    where_slices = f" AND r.slice_id IN ({','.join(map(str, only))})" if only else ""
+    if only is not None and not only:
+        return totals
+    for table, a, b in split_span(start, end):
+        counts = conn.execute(
+            text(
+                "SELECT r.slice_id, SUM(r.requests), SUM(r.errors), SUM(r.timeouts), "
+                f"SUM(r.retries), SUM(r.latency_sum_ms), MAX(r.latency_max_ms) FROM {table} r "
+                f"WHERE r.bucket_start >= :a AND r.bucket_start < :b{where_slices} "
+                "GROUP BY r.slice_id"
+            ),
+            {"a": a, "b": b},
+        )
+        for slice_id, requests, errors, timeouts, retries, lat_sum, lat_max in counts:
+            total = totals.get(slice_id)
+            if total is None:
+                total = totals[slice_id] = Counts()
+            total.add(
+                Counts(
+                    int(requests),
+                    int(errors),
+                    int(timeouts),
+                    int(retries),
+                    float(lat_sum),
+                    float(lat_max),
+                )
+            )
+        if not with_histograms:
+            continue
+        buckets = conn.execute(
+            text(
+                f"SELECT r.slice_id, h.key, SUM(CAST(h.value AS INTEGER)) FROM {table} r, "
+                f"{_json_each(conn.dialect.name)} "
+                f"WHERE r.bucket_start >= :a AND r.bucket_start < :b{where_slices} "
+                "GROUP BY r.slice_id, h.key"
+            ),
+            {"a": a, "b": b},
+        )
+        for slice_id, key, count in buckets:
+            histogram = totals[slice_id].histogram
+            index = int(key)
+            histogram[index] = histogram.get(index, 0) + int(count)
+    return totals
+
+
+def minute_series(
+    conn: Connection, start: datetime, end: datetime, slice_ids: Iterable[int]
+) -> dict[int, Counts]:
+    """Per-minute totals over the given slices (no histograms): bucket_start -> counts."""
+    ids = sorted(set(slice_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(
+        text(
+            "SELECT bucket_start, SUM(requests), SUM(errors), SUM(timeouts), SUM(retries) "
+            "FROM rollup_minute WHERE bucket_start >= :a AND bucket_start < :b "
+            f"AND slice_id IN ({','.join(map(str, ids))}) GROUP BY bucket_start"
+        ),
+        {"a": _epoch(start), "b": _epoch(end)},
+    )
+    return {int(start_s): Counts(int(n), int(e), int(t), int(r)) for start_s, n, e, t, r in rows}
