@@ -1,8 +1,9 @@
 """`tierbot demo`: the whole story on a fresh machine, no tokens, as a readable transcript.
 
-For now the story is data in: simulated traffic with a bad int8 rollout is generated, imported
-through the same services as `tierbot import`, and what was stored is shown per tier and cohort.
-Later issues extend it with the diagnosis, probes, playbook walk and rollback.
+For now the story is data in and the diagnosis: simulated traffic with a bad int8 rollout is
+generated, imported through the same services as `tierbot import`, summarised, and judged by
+`which-tier`; support then looks up the cohort. Later issues add Slack, the probes, the playbook
+walk and the rollback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from rich.console import Console
 from rich.rule import Rule
 
 from bot.console import render
+from bot.console.cohort import render_cohort
+from bot.console.which_tier import render_report
+from bot.diagnosis.service import which_tier
+from bot.rollouts.service import cohort_history
 from bot.sandbox.traffic import SCENARIOS, write_files
 from bot.settings import Settings
 from bot.store import open_store
@@ -70,6 +75,18 @@ def run_demo(console: Console, *, out_dir: Path, seed: int) -> None:
             render.stored_totals(
                 console, stored_totals(session=session), store_counts(session=session)
             )
+        _step(console, "6. On call: which tier failed?", "tierbot which-tier")
+        with store.sessions() as session:
+            report = which_tier(session=session, budgets=Settings().budgets, end=end)
+        render_report(console, report)
+        suspect_cohorts = [
+            s.dimensions["cohort"] for s in report.suspects if "cohort" in s.dimensions
+        ]
+        changed_cohorts = [c.cohort for c in report.changes]
+        cohort = (suspect_cohorts + changed_cohorts + ["eu-android-stable"])[0]
+        _step(console, "7. Support: why did my answer change?", f"tierbot cohort show {cohort}")
+        with store.sessions() as session:
+            render_cohort(console, cohort, cohort_history(session=session, cohort=cohort), end)
     finally:
         store.close()
     console.print()
