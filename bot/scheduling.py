@@ -52,7 +52,7 @@ def build_scheduler(store: Store, settings: Settings) -> BackgroundScheduler:
             jitter=min(5.0, source.interval_seconds / 10),
             args=[store, source, settings.ingest_max_body_bytes],
             id=f"pull:{source.name}",
-            misfire_grace_time=int(source.interval_seconds),
+            misfire_grace_time=max(1, int(source.interval_seconds)),
             next_run_time=utcnow(),
         )
     scheduler.add_job(
