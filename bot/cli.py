@@ -314,6 +314,11 @@ def demo(
 
 
 
+from bot.probes.cli import register as register_probe_commands  # noqa: E402
+
+register_probe_commands(app)
+
+
 def main() -> None:
     """Entry point: one place turns errors into words."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -1,6 +1,7 @@
 """Every ORM model, imported once so `Base.metadata` is complete (Alembic, tests)."""
 
 from bot.db import Base
+from bot.probes.models import ProbeAlert, ProbeLease, ProbeRun
 from bot.rollouts.models import CohortAssignment, ModelBuild
 from bot.telemetry.models import (
     DeadLetter,
@@ -16,6 +17,9 @@ __all__ = [
     "CohortAssignment",
     "DeadLetter",
     "ModelBuild",
+    "ProbeAlert",
+    "ProbeLease",
+    "ProbeRun",
     "PullCursor",
     "RollupHour",
     "RollupMinute",

@@ -20,6 +20,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from bot.probes.settings import ProbeSettings
+
 Tier = Literal["edge", "cloud"]
 TIERS: tuple[Tier, ...] = ("edge", "cloud")
 
@@ -110,6 +112,7 @@ class Settings(BaseSettings):
         default=14, gt=0, description="Raw router events older than this are pruned; rollups stay."
     )
     pull_sources: list[PullSource] = Field(default_factory=list)
+    probes: ProbeSettings = ProbeSettings()
     slack_bot_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "TIERBOT_SLACK_BOT_TOKEN")
     )
