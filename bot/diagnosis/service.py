@@ -9,11 +9,12 @@ from sqlalchemy.orm import Session
 
 from bot.diagnosis.attribution import GroupStats, group_stats, rank_suspects
 from bot.diagnosis.changes import recent_changes, relate
-from bot.diagnosis.report import Change, Report, Suspect, TierReport
+from bot.diagnosis.report import STATUS_ORDER, Change, Finding, Report, Suspect, TierReport
 from bot.diagnosis.router import judge_router
 from bot.diagnosis.stats import change_point
 from bot.diagnosis.tiers import judge_tier
 from bot.diagnosis.verdict import verdict
+from bot.probes.store import latest_results
 from bot.rollouts.service import assignments_until, residency_by_cohort
 from bot.settings import Budgets
 from bot.telemetry.histogram import merged
@@ -74,6 +75,25 @@ def _onset(
     if points and points[0][0] > to_epoch_ms(start) // 1000 + 120:
         return from_epoch_s(points[0][0])  # the slice itself is new: it failed from its start
     return None
+
+
+def _add_probe_evidence(
+    session: Session, tiers: dict[str, TierReport], start: datetime, end: datetime
+) -> None:
+    """A probe failing now is evidence: it makes a tier at least degraded and says why.
+
+    Only targets whose newest result failed within the window count, so a probe that has
+    recovered since, or failed last week, does not colour today's verdict.
+    """
+    for result in latest_results(session=session):
+        if result.ok or not start <= result.started_at <= end or result.tier not in tiers:
+            continue
+        tier = tiers[result.tier]
+        tier.findings.append(
+            Finding("probe_failing", "degraded", "probe", 0.0, 0.0, 0, f"probe {result.summary()}")
+        )
+        if STATUS_ORDER[tier.status] < STATUS_ORDER["degraded"]:
+            tier.status = "degraded"
 
 
 def _baseline_end(window_start: datetime, changes: list[Change]) -> datetime:
@@ -156,6 +176,7 @@ def which_tier(
                     )
                 )
 
+    _add_probe_evidence(session, tiers, window_start, end)
     residency = residency_by_cohort(history, end)
     router, router_suspects = judge_router(slices, now, before, residency)
     suspects.extend(router_suspects)
