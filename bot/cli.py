@@ -200,15 +200,22 @@ def stats() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 3000,
+    socket_mode: Annotated[
+        bool,
+        typer.Option(
+            "--socket-mode", help="Reach Slack over Socket Mode (SLACK_APP_TOKEN), not HTTP."
+        ),
+    ] = False,
 ) -> None:
-    """Run the HTTP server: ingest API, health endpoints, scheduler."""
+    """Run the server: Slack (/slack/events or Socket Mode), ingest API, health, metrics."""
     import uvicorn
 
-    from bot.app import create_app
+    from bot.app import create_server_app
 
     settings = _settings()
     store = open_store(settings)
-    uvicorn.run(create_app(settings, store), host=host, port=port, log_level="info")
+    asgi = create_server_app(settings, store, socket_mode=socket_mode)
+    uvicorn.run(asgi, host=host, port=port, log_level="info")
 
 
 @app.command("which-tier")
@@ -305,13 +312,25 @@ def demo(
     ),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
-    """Play the story on this machine with no tokens: simulated traffic in, what was stored out."""
+    """Play an incident on this machine with no tokens: traffic in, then /tier in the sandbox."""
     from bot.console.demo import run_demo
 
     run_demo(out, out_dir=out_dir, seed=seed)
 
 
+@app.command()
+def console() -> None:
+    """Type /tier commands and press buttons in the terminal (the bot and a local Slack sandbox)."""
+    from bot.console.slack_console import run_console
+    from bot.console.slack_session import SlackSession
 
+    settings = _settings()
+    store = open_store(settings)
+    try:
+        with SlackSession.start(settings, store) as session:
+            run_console(out, session)
+    finally:
+        store.close()
 
 
 from bot.probes.cli import register as register_probe_commands  # noqa: E402

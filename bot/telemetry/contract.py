@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 
 _MISSING: Any = object()
@@ -21,8 +22,13 @@ OUTCOMES = frozenset(("ok", "error", "timeout"))
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))?\Z"
 )
-_day_seconds: dict[str, int] = {}
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# Known-valid parts of timestamps and their milliseconds (see rfc3339_to_epoch_ms). Bounded:
+# past _CACHE_LIMIT entries (~70 days of minutes) a timestamp is parsed in full, as before.
+_CACHE_LIMIT = 100_000
+_minute_ms: dict[str, int] = {}  # "2026-11-27T14:05"
+_second_ms: dict[str, int] = {}  # ":03"
+_tail_ms: dict[str, int] = {}  # ".120Z", "+01:00", ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,36 +51,53 @@ class InvalidRecord(Exception):
 
 
 def rfc3339_to_epoch_ms(text: str) -> int:
-    """Epoch milliseconds of an RFC 3339 timestamp with an offset; ValueError says why not."""
+    """Epoch milliseconds of an RFC 3339 timestamp with an offset; ValueError says why not.
+
+    A timestamp is three fixed-position parts: its minute ("2026-11-27T14:05"), its second
+    (":03") and the rest (".120Z", "+01:00"). Each part is valid, and adds its milliseconds,
+    independently of the others, so the parts of valid timestamps are remembered and one made
+    of known parts (nearly every one in a stream of events) costs three small lookups.
+    """
+    minute = _minute_ms.get(text[:16])
+    if minute is not None:
+        second = _second_ms.get(text[16:19])
+        if second is not None:
+            tail = _tail_ms.get(text[19:])
+            if tail is not None:
+                return minute + second + tail
+    return _parse_rfc3339(text)
+
+
+def _parse_rfc3339(text: str) -> int:
     match = _RFC3339.match(text)
     if match is None:
         raise ValueError(f"not an RFC 3339 date-time (e.g. 2026-11-27T14:05:03.120Z): {text!r}")
     year, month, day, hour, minute, second, frac, zulu, sign, off_h, off_m = match.groups()
     if zulu is None and sign is None:
         raise ValueError(f"timestamp has no UTC offset (add Z or +HH:MM): {text!r}")
-    day_key = text[:10]
-    day_s = _day_seconds.get(day_key)
-    if day_s is None:
-        try:
-            ordinal = date(int(year), int(month), int(day)).toordinal()
-        except ValueError as exc:
-            raise ValueError(f"invalid date in {text!r}: {exc}") from None
-        day_s = (ordinal - _EPOCH_ORDINAL) * 86400
-        if len(_day_seconds) < 100_000:
-            _day_seconds[day_key] = day_s
+    try:
+        ordinal = date(int(year), int(month), int(day)).toordinal()
+    except ValueError as exc:
+        raise ValueError(f"invalid date in {text!r}: {exc}") from None
     h, mi, s = int(hour), int(minute), int(second)
     if h > 23 or mi > 59 or s > 59:
         raise ValueError(f"invalid time of day in {text!r}")
-    ms = (day_s + h * 3600 + mi * 60 + s) * 1000
-    if frac is not None:
-        ms += int((frac + "00")[:3])
+    tail_ms = 0 if frac is None else int((frac + "00")[:3])
     if sign is not None:
         oh, om = int(off_h), int(off_m)
         if oh > 23 or om > 59:
             raise ValueError(f"invalid UTC offset in {text!r}")
         offset_ms = (oh * 3600 + om * 60) * 1000
-        ms += -offset_ms if sign == "+" else offset_ms
-    return ms
+        tail_ms += -offset_ms if sign == "+" else offset_ms
+    parts = (
+        (_minute_ms, text[:16], ((ordinal - _EPOCH_ORDINAL) * 86400 + h * 3600 + mi * 60) * 1000),
+        (_second_ms, text[16:19], s * 1000),
+        (_tail_ms, text[19:], tail_ms),
+    )
+    for cache, part, ms in parts:
+        if len(cache) < _CACHE_LIMIT:
+            cache[part] = ms
+    return sum(ms for _, _, ms in parts)
 
 
 def rfc3339_to_datetime(text: str) -> datetime:
@@ -211,8 +234,71 @@ def _extra(record: dict[str, Any], known: frozenset[str]) -> str | None:
     return orjson.dumps({key: record[key] for key in sorted(extra_keys)}).decode()
 
 
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+_Short = Annotated[str, msgspec.Meta(max_length=64)] | None
+_Long = Annotated[str, msgspec.Meta(max_length=128)] | None
+
+
+class _PlainEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A router event holding contract fields only, each of the exact JSON type and range.
+
+    msgspec checks it in C, ~5x faster than `check_router_event`. It is stricter than the
+    contract in two places, never looser: it refuses unknown properties (the caller keeps them
+    in `extra`) and integral floats as `attempt` (1.0, left to `check_router_event`).
+    """
+
+    request_id: _Id
+    attempt: Annotated[int, msgspec.Meta(ge=0, le=16)] = 0
+    ts: str
+    tier: Literal["edge", "cloud"]
+    model_id: _Id
+    cohort: _Id
+    outcome: Literal["ok", "error", "timeout"]
+    latency_ms: Annotated[float, msgspec.Meta(ge=0)]
+    error_code: _Short = None
+    region: _Short = None
+    device_class: _Short = None
+    os_version: _Short = None
+    app_version: _Short = None
+    config_hash: _Long = None
+    crash_fingerprint: _Long = None
+
+
+_convert = msgspec.convert
+
+
 def parse_router_event(record: Any) -> EventRow:
-    """Check one router event against the contract and return its stored row."""
+    """Check one router event against the contract and return its stored row.
+
+    A record whose contract fields are all valid takes the msgspec fast path (its other
+    properties, if any, only go to `extra`); any other goes through `check_router_event`,
+    which decides, and names every fault of a bad one.
+    """
+    if type(record) is dict:
+        row = _plain_row(record, None)
+        if row is None and not record.keys() <= _EVENT_FIELD_SET:
+            known = {k: v for k, v in record.items() if k in _EVENT_FIELD_SET}
+            row = _plain_row(known, _extra(record, _EVENT_FIELD_SET))
+        if row is not None:
+            return row
+    return check_router_event(record)
+
+
+def _plain_row(record: dict[str, Any], extra: str | None) -> EventRow | None:
+    try:
+        e = _convert(record, _PlainEvent)
+        ts_ms = rfc3339_to_epoch_ms(e.ts)
+    except ValueError:  # msgspec.ValidationError is one too
+        return None
+    return (
+        e.request_id, e.attempt, ts_ms, e.tier, e.model_id, e.cohort, e.outcome, e.latency_ms,
+        e.error_code, e.region, e.device_class, e.os_version, e.app_version, e.config_hash,
+        e.crash_fingerprint, extra,
+    )  # fmt: skip
+
+
+def check_router_event(record: Any) -> EventRow:
+    """The contract, field by field: the reference `parse_router_event` must agree with."""
     if type(record) is not dict:
         raise InvalidRecord(
             [FieldError("(record)", f"must be a JSON object, got {_describe(record)}")]

@@ -20,7 +20,11 @@ _STORE_DIR = tempfile.mkdtemp(prefix="tierbot-prop-")
 STORE = open_store(Settings(database_url=f"sqlite:///{Path(_STORE_DIR) / 'p.db'}"))
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
     ),

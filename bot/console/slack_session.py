@@ -1,0 +1,155 @@
+"""The bot as a person meets it, on this machine: the real bolt app over HTTP, the sandbox Slack.
+
+`SlackSession` starts the Slack sandbox, serves tierbot's ASGI app (the same `create_app` as
+`tierbot serve`) on a loopback port, and sends signed `/tier` commands and button clicks with the
+sandbox driver. Each returns an `Exchange`: the ack and everything the bot posted because of it.
+The demo and `tierbot console` are both built on it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.app import create_app
+from bot.sandbox.server import serve_in_thread
+from bot.sandbox.slack_api import SlackSandbox
+from bot.sandbox.slack_driver import Reply, SlackHttpDriver
+from bot.sandbox.slack_models import (
+    ONCALL_CHANNEL_ID,
+    ONCALL_USER_ID,
+    SIGNING_SECRET,
+    RecordedCall,
+    SandboxMessage,
+    UploadedFile,
+)
+from bot.settings import Settings
+from bot.slack.app import build_slack_app, make_web_client
+from bot.slack.deps import SlackDeps
+from bot.slack.errors import UsageError
+from bot.slack.parsing import COMMAND, parse
+from bot.store import Store
+from bot.timeutil import utcnow
+
+ANSWER_TIMEOUT = 60.0
+
+
+@dataclass
+class Exchange:
+    """One thing the person did and what came back."""
+
+    said: str
+    ack: Reply
+    ack_ms: float
+    ephemeral: list[dict[str, Any]] = field(default_factory=list)  # only the person saw these
+    messages: list[SandboxMessage] = field(default_factory=list)  # posted in the channel
+    files: list[UploadedFile] = field(default_factory=list)
+
+
+def _finished_when(text: str) -> str | None:
+    """The call that means the answer is complete, or None when the ack is the answer."""
+    try:
+        command = parse(text)
+    except UsageError:
+        return None
+    if command.subcommand == "failed":
+        return "files.completeUploadExternal"
+    if command.subcommand in ("status", "cohort"):
+        return "chat.postMessage"
+    return None
+
+
+class SlackSession:
+    """A running bot and sandbox; use `SlackSession.start(...)` as a context manager."""
+
+    def __init__(self, slack: SlackSandbox, driver: SlackHttpDriver, user: str, channel: str):
+        self.slack, self.driver, self.user, self.channel = slack, driver, user, channel
+
+    @classmethod
+    @contextmanager
+    def start(
+        cls,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        user: str = ONCALL_USER_ID,
+        channel: str = ONCALL_CHANNEL_ID,
+    ) -> Iterator[SlackSession]:
+        with ExitStack() as stack:
+            slack = stack.enter_context(SlackSandbox().running())
+            wired = settings.model_copy(
+                update={
+                    "slack_api_url": slack.api_url,
+                    "slack_bot_token": SecretStr(slack.bot_token),
+                    "slack_signing_secret": SecretStr(SIGNING_SECRET),
+                }
+            )
+            deps = SlackDeps(settings=wired, store=store, clock=clock)
+            bolt = build_slack_app(wired, make_web_client(wired), deps)
+            asgi = create_app(
+                wired, store, run_scheduler=False, slack_app=bolt, metrics=deps.metrics
+            )
+            base_url = stack.enter_context(serve_in_thread(asgi))
+            driver = stack.enter_context(
+                SlackHttpDriver(slack, f"{base_url}/slack/events", SIGNING_SECRET, timeout=30)
+            )
+            yield cls(slack, driver, user, channel)
+
+    def command(self, text: str) -> Exchange:
+        """Type `/tier text` and wait for the whole answer."""
+        done = _finished_when(text)
+        return self._exchange(
+            f"{COMMAND} {text}".strip(),
+            lambda: self.driver.slash_command(COMMAND, text, user=self.user, channel=self.channel),
+            done,
+        )
+
+    def click(self, message: SandboxMessage, action_id: str, label: str) -> Exchange:
+        """Press a button on a message the bot posted, and wait for the answer it brings."""
+        done = "files.completeUploadExternal" if action_id == "tier_failed" else "chat.postMessage"
+        return self._exchange(
+            f"[pressed {label}]",
+            lambda: self.driver.click(message, action_id, user=self.user),
+            done,
+        )
+
+    def _exchange(self, said: str, send: Callable[[], Reply], done: str | None) -> Exchange:
+        seen_messages = {m.ts for m in self.slack.messages()}
+        seen_files = {f.id for f in self.slack.files()}
+        seen_responses = len(self.slack.responses())
+        baseline = {m: len(self.slack.calls(m)) for m in (done or "", "response_url")}
+        started = time.perf_counter()
+        reply = send()
+        ack_ms = (time.perf_counter() - started) * 1000
+        if done is not None:
+            self.slack.wait_for(
+                lambda: self._arrived(done, baseline),
+                timeout=ANSWER_TIMEOUT,
+                what=f"the answer to {said}",
+            )
+        exchange = Exchange(said=said, ack=reply, ack_ms=ack_ms)
+        body = reply.json() if reply.body.startswith("{") else None
+        if isinstance(body, dict) and (body.get("text") or body.get("blocks")):
+            exchange.ephemeral.append(body)
+        exchange.ephemeral += [r.body for r in self.slack.responses()[seen_responses:]]
+        exchange.messages = [
+            m
+            for m in self.slack.messages(self.channel, include_ephemeral=False)
+            if m.ts not in seen_messages
+        ]
+        exchange.files = [f for f in self.slack.files() if f.id not in seen_files and f.shared]
+        return exchange
+
+    def _arrived(self, done: str, baseline: dict[str, int]) -> RecordedCall | None:
+        for method in (done, "response_url"):
+            calls = self.slack.calls(method)
+            if len(calls) > baseline[method]:
+                return calls[-1]
+        return None

@@ -1,0 +1,24 @@
+"""What the Slack listeners need from the rest of tierbot, handed to each `register`.
+
+Passed by closure, not through bolt's context: bolt deep-copies context values for lazy
+listeners, which would copy (or fail to copy) an engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.settings import Settings
+from bot.slack.metrics import ServerMetrics
+from bot.store import Store
+from bot.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class SlackDeps:
+    settings: Settings
+    store: Store
+    metrics: ServerMetrics = field(default_factory=ServerMetrics)
+    clock: Callable[[], datetime] = utcnow  # the demo and tests pin "now" to their data

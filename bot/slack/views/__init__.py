@@ -1,0 +1,1 @@
+"""Block Kit messages built with `slack_sdk.models`, which validates them as they serialise."""
