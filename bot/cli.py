@@ -18,6 +18,7 @@ from bot.console import render
 from bot.db import make_engine, transaction
 from bot.errors import TierbotError, error_id_for
 from bot.migrate import current_revision, head_revision, upgrade
+from bot.probes.cli import register as register_probe_commands
 from bot.settings import Settings, get_settings
 from bot.store import Store, open_store
 from bot.telemetry.contract import rfc3339_to_datetime
@@ -332,8 +333,6 @@ def console() -> None:
     finally:
         store.close()
 
-
-from bot.probes.cli import register as register_probe_commands  # noqa: E402
 
 register_probe_commands(app)
 

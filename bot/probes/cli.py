@@ -98,6 +98,11 @@ def run(tier: TierOption = "all", as_json: JsonOption = False) -> None:
             states = alerts(session=session)
     finally:
         store.close()
+    _show(results, states, as_json)
+
+
+def _show(results: list[ProbeResult], states: list[Alert], as_json: bool) -> None:
+    """Print results (and, for people, the alerts): one place for `run` and `status`."""
     if as_json:
         sys.stdout.write(orjson.dumps([r.to_dict() for r in results]).decode() + "\n")
         return
@@ -115,11 +120,7 @@ def status(as_json: JsonOption = False) -> None:
             states = alerts(session=session)
     finally:
         store.close()
-    if as_json:
-        sys.stdout.write(orjson.dumps([r.to_dict() for r in results]).decode() + "\n")
-        return
-    render_results(out, results)
-    _render_alerts(out, states)
+    _show(results, states, as_json)
 
 
 @probe_app.command("register")
