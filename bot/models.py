@@ -1,5 +1,6 @@
 """Every ORM model, imported once so `Base.metadata` is complete (Alembic, tests)."""
 
+from bot.activity.models import Activity
 from bot.db import Base
 from bot.probes.models import ProbeAlert, ProbeLease, ProbeRun
 from bot.rollouts.models import CohortAssignment, ModelBuild
@@ -13,6 +14,7 @@ from bot.telemetry.models import (
 )
 
 __all__ = [
+    "Activity",
     "Base",
     "CohortAssignment",
     "DeadLetter",

@@ -20,7 +20,10 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from bot.buildhealth.settings import BuildHealthSettings
+from bot.playbooks.settings import PlaybookSettings
 from bot.probes.settings import ProbeSettings
+from bot.rollouts.settings import RolloutSettings
 
 Tier = Literal["edge", "cloud"]
 TIERS: tuple[Tier, ...] = ("edge", "cloud")
@@ -113,6 +116,9 @@ class Settings(BaseSettings):
     )
     pull_sources: list[PullSource] = Field(default_factory=list)
     probes: ProbeSettings = ProbeSettings()
+    playbooks: PlaybookSettings = PlaybookSettings()
+    rollouts: RolloutSettings = RolloutSettings()
+    build_health: BuildHealthSettings = BuildHealthSettings()
     slack_bot_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "TIERBOT_SLACK_BOT_TOKEN")
     )
@@ -122,6 +128,10 @@ class Settings(BaseSettings):
     )
     slack_app_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "TIERBOT_SLACK_APP_TOKEN")
+    )
+    slack_alert_channel: str | None = Field(
+        default=None,
+        description="Channel id where probe alerts are posted; unset: alerts go to the log only.",
     )
     slack_api_url: str = Field(
         default="https://slack.com/api/", description="WebClient base_url; the sandbox sets it."

@@ -57,8 +57,6 @@ def _play_slack(
         cohort = cohorts[0].label.removeprefix("Cohort ") if cohorts else "eu-android-stable"
         _step(console, "8. Support: why did my answer change?", f"/tier cohort {cohort}")
         render_exchange(console, session.command(f"cohort {cohort}"))
-        _step(console, "9. Not here yet: the rollback (the next issues)", "/tier rollback")
-        render_exchange(console, session.command("rollback"))
     return chart_path
 
 

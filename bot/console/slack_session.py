@@ -33,7 +33,7 @@ from bot.settings import Settings
 from bot.slack.app import build_slack_app, make_web_client
 from bot.slack.deps import SlackDeps
 from bot.slack.errors import UsageError
-from bot.slack.parsing import COMMAND, parse
+from bot.slack.parsing import COMMAND, parse, subcommand
 from bot.store import Store
 from bot.timeutil import utcnow
 
@@ -58,11 +58,10 @@ def _finished_when(text: str) -> str | None:
         command = parse(text)
     except UsageError:
         return None
-    if command.subcommand == "failed":
-        return "files.completeUploadExternal"
-    if command.subcommand in ("status", "cohort"):
-        return "chat.postMessage"
-    return None
+    sub = subcommand(command.name)
+    if sub is None or sub.run is None or (sub.immediate and sub.immediate(command.args)):
+        return None
+    return sub.done_when
 
 
 class SlackSession:

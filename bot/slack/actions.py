@@ -12,9 +12,9 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.slack import answers
+from bot.slack.arguments import DEFAULT_WINDOW, parse_window
 from bot.slack.deps import SlackDeps
 from bot.slack.errors import UsageError, guarded
-from bot.slack.parsing import DEFAULT_WINDOW, parse_window
 from bot.slack.views.status import FAILED_ACTION
 from bot.slack.views.which_tier import COHORT_ACTION
 

@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.errors import TierbotError
 from bot.settings import Settings
-from bot.slack import actions, commands, errors, events, middleware
+from bot.slack import commands, errors, events, features, middleware
 from bot.slack.deps import SlackDeps
 from bot.slack.middleware import SeenEvents
 
@@ -63,6 +63,6 @@ def build_slack_app(
     )
     errors.register(app)
     commands.register(app, deps)
-    actions.register(app, deps)
+    features.register_all(app, deps)
     events.register(app, deps)
     return app

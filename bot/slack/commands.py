@@ -1,7 +1,8 @@
-"""`/tier`: parse and ack at once; the work runs in a lazy listener and posts in the channel.
+"""`/tier`: parse and ack at once; the work runs in a lazy listener.
 
-Help, usage errors and the not-yet-enabled entry points are answered in the ack itself
-(ephemeral, nothing to compute); status, failed and cohort ack empty and post when done.
+Help and usage errors are answered in the ack itself (ephemeral, nothing to compute), as is
+anything a subcommand can say without the store (`Subcommand.immediate`); the rest acks empty
+and the subcommand's worker posts when done.
 """
 
 from __future__ import annotations
@@ -11,20 +12,21 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.slack import answers
 from bot.slack.deps import SlackDeps
 from bot.slack.errors import UsageError, guarded
-from bot.slack.parsing import COMMAND, TierCommand, parse
+from bot.slack.parsing import COMMAND, parse, subcommand
+from bot.slack.subcommands import Invocation, ParsedCommand
 from bot.slack.views.common import Message, ephemeral
-from bot.slack.views.help import help_message, not_enabled_message
+from bot.slack.views.help import help_message
 
 
-def immediate_answer(command: TierCommand) -> Message | None:
+def immediate_answer(command: ParsedCommand) -> Message | None:
     """What the ack itself says, or None when the answer needs the store."""
-    if command.subcommand == "help":
+    if command.name == "help":
         return help_message()
-    if command.subcommand == "not_enabled":
-        return not_enabled_message(command.feature or "")
+    sub = subcommand(command.name)
+    if sub is not None and sub.immediate is not None:
+        return sub.immediate(command.args)
     return None
 
 
@@ -36,7 +38,7 @@ def register(app: App, deps: SlackDeps) -> None:
             deps.metrics.slack_commands.labels(subcommand="usage").inc()
             ack(response_type="ephemeral", **ephemeral(str(exc)).to_dict())
             return
-        deps.metrics.slack_commands.labels(subcommand=parsed.subcommand).inc()
+        deps.metrics.slack_commands.labels(subcommand=parsed.name).inc()
         message = immediate_answer(parsed)
         if message is not None:
             ack(response_type="ephemeral", **message.to_dict())
@@ -49,12 +51,16 @@ def register(app: App, deps: SlackDeps) -> None:
             parsed = parse(str(command.get("text") or ""))
         except UsageError:
             return  # the ack already said what was wrong
-        channel = str(command["channel_id"])
-        if parsed.subcommand == "status":
-            answers.post_status(deps, client, channel)
-        elif parsed.subcommand == "failed":
-            answers.post_which_tier(deps, client, channel, parsed.window)
-        elif parsed.subcommand == "cohort" and parsed.cohort is not None:
-            answers.post_cohort(deps, client, channel, parsed.cohort)
+        sub = subcommand(parsed.name)
+        if sub is None or sub.run is None or immediate_answer(parsed) is not None:
+            return
+        asked = Invocation(
+            client=client,
+            respond=respond,
+            channel=str(command["channel_id"]),
+            user=str(command["user_id"]),
+            trigger_id=command.get("trigger_id"),
+        )
+        sub.run(deps, asked, parsed.args)
 
     app.command(COMMAND)(ack=ack_tier, lazy=[answer_tier])

@@ -69,7 +69,6 @@ def test_the_demo_plays_the_incident_through_slack_and_leaves_its_files(
     for command in ("/tier status", "/tier failed", "/tier cohort eu-android-stable"):
         assert f"$ {command}" in text
     assert "FAILING: EDGE" in text and "router-3.2-int8" in text
-    assert "is not enabled in this tierbot yet" in text
     assert (tmp_path / "which-tier.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "tierbot.db").is_file()
     assert "the which-tier chart the bot uploaded is at" in text

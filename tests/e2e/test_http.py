@@ -125,16 +125,6 @@ def test_bad_commands_get_an_ephemeral_usage_message_in_the_ack(
     assert posts.arrived() == 0
 
 
-@pytest.mark.parametrize("feature", ["probe", "playbook", "rollback", "incident"])
-def test_entry_points_of_later_issues_say_they_are_not_enabled(
-    driver: SlackHttpDriver, feature: str
-) -> None:
-    body = driver.slash_command("/tier", feature).json()
-    assert body["response_type"] == "ephemeral"
-    assert body["text"].startswith(f"`/tier {feature}` (") and "is not enabled" in body["text"]
-    assert "`/tier failed [window]`" in body["text"]
-
-
 def test_an_unknown_cohort_is_explained_ephemerally(
     slack: SlackSandbox, driver: SlackHttpDriver
 ) -> None:

@@ -9,8 +9,9 @@ from bot.diagnosis.report import Change, Report, RouterReport, Suspect, TierRepo
 from bot.probes.results import Check, ProbeResult
 from bot.rollouts.service import Assignment
 from bot.sandbox.slack_blocks import check_blocks
+from bot.slack.features import subcommands
 from bot.slack.views.cohort import cohort_message
-from bot.slack.views.help import help_message, not_enabled_message
+from bot.slack.views.help import help_message
 from bot.slack.views.status import status_message
 from bot.slack.views.which_tier import which_tier_message
 
@@ -107,9 +108,11 @@ def test_a_long_cohort_history_is_cut_and_says_so() -> None:
     assert "45 earlier changes" in blocks_to_text(blocks)
 
 
-def test_help_and_not_enabled_fit() -> None:
-    for message in (help_message(), not_enabled_message("playbook")):
-        assert check_blocks(message.to_dict()["blocks"]) == []
+def test_help_fits_and_lists_every_subcommand() -> None:
+    message = help_message()
+    assert check_blocks(message.to_dict()["blocks"]) == []
+    for name in subcommands():
+        assert f"`/tier {name}" in message.to_dict()["blocks"][0]["text"]["text"]
 
 
 def test_blocks_read_as_text_with_numbered_buttons() -> None:

@@ -1,0 +1,1 @@
+"""Build health: compatibility matrix, crash fingerprints, config staleness, per model build."""
