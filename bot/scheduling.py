@@ -8,6 +8,9 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.db import transaction
+from bot.notifiers import Notifiers
+from bot.probes.schedule import add_probe_jobs
+from bot.probes.service import ProbeRunner
 from bot.settings import PullSource, Settings
 from bot.store import Store
 from bot.telemetry.pull import PullError, poll
@@ -39,8 +42,15 @@ def _retention_job(store: Store, days: float) -> None:
     log.info("retention: pruned %d raw router events older than %s days", pruned, days)
 
 
-def build_scheduler(store: Store, settings: Settings) -> BackgroundScheduler:
-    """A scheduler with one job per pull source and a daily retention job (not started)."""
+def build_scheduler(
+    store: Store, settings: Settings, notifiers: Notifiers | None = None
+) -> BackgroundScheduler:
+    """The background jobs of one replica (not started).
+
+    Every replica schedules every job; jobs that must run once (probes, sweeps) take a lease or
+    make their changes with conditional updates, so more replicas never mean more work done.
+    """
+    notifiers = notifiers or Notifiers()
     scheduler = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
     )
@@ -63,4 +73,5 @@ def build_scheduler(store: Store, settings: Settings) -> BackgroundScheduler:
         id="retention",
         next_run_time=utcnow() + timedelta(minutes=1),
     )
+    add_probe_jobs(scheduler, ProbeRunner(store, settings.probes, notifiers.probe_alerts))
     return scheduler

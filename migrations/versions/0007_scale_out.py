@@ -1,4 +1,4 @@
-"""scale-out: Slack delivery dedupe across replicas, rollup ingest
+"""scale-out: rollup indexes and partitioning, pre-aggregated ingest
 
 Revision ID: 0007
 Revises: 0006
