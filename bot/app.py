@@ -20,6 +20,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import __version__
+from bot.notifiers import Notifiers
+from bot.probes.service import ProbeRunner
 from bot.scheduling import build_scheduler
 from bot.settings import Settings
 from bot.slack.metrics import CONTENT_TYPE, ServerMetrics
@@ -75,6 +77,8 @@ def create_app(
     slack_app: App | None = None,
     slack_transport: SlackTransport = "http",
     metrics: ServerMetrics | None = None,
+    notifiers: Notifiers | None = None,
+    probe_runner: ProbeRunner | None = None,
 ) -> Starlette:
     """Build the ASGI app around an open store (and a bolt app, when Slack is configured)."""
     metrics = metrics or ServerMetrics()
@@ -99,7 +103,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        scheduler = build_scheduler(store, settings) if run_scheduler else None
+        scheduler = (
+            build_scheduler(store, settings, notifiers, probe_runner=probe_runner)
+            if run_scheduler
+            else None
+        )
         socket = None
         if slack_app is not None and slack_transport == "socket":
             from bot.slack.http import socket_mode_handler
@@ -145,11 +153,18 @@ def create_server_app(settings: Settings, store: Store, *, socket_mode: bool = F
     if socket_mode and settings.slack_app_token is None:
         raise TierbotError("Socket Mode needs SLACK_APP_TOKEN (an xapp- app-level token)")
     from bot.slack.app import build_slack_app, make_web_client
-    from bot.slack.deps import SlackDeps
+    from bot.slack.wiring import slack_deps
 
-    deps = SlackDeps(settings=settings, store=store, metrics=metrics)
-    slack_app = build_slack_app(settings, make_web_client(settings), deps)
+    client = make_web_client(settings)
+    deps = slack_deps(settings, store, client, metrics=metrics)
+    slack_app = build_slack_app(settings, client, deps)
     transport: SlackTransport = "socket" if socket_mode else "http"
     return create_app(
-        settings, store, slack_app=slack_app, slack_transport=transport, metrics=metrics
+        settings,
+        store,
+        slack_app=slack_app,
+        slack_transport=transport,
+        metrics=metrics,
+        notifiers=deps.notifiers,
+        probe_runner=deps.probe_runner,
     )

@@ -11,8 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.probes.notify import AlertNotifier, LogNotifier
+from bot.settings import Settings
 
 
 @dataclass(frozen=True)
 class Notifiers:
     probe_alerts: AlertNotifier = field(default_factory=LogNotifier)
+
+
+def notifiers_for(settings: Settings) -> Notifiers:
+    """What the CLI and a server use: Slack's notifiers when Slack is configured, else the log.
+
+    One choice for every entry point, so an alert that opens during `tierbot probe run` is
+    announced where the server would have announced it.
+    """
+    if settings.slack_bot_token is None or settings.slack_alert_channel is None:
+        return Notifiers()
+    from bot.slack.app import make_web_client
+    from bot.slack.wiring import slack_notifiers
+
+    return slack_notifiers(settings, make_web_client(settings))

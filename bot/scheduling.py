@@ -43,7 +43,11 @@ def _retention_job(store: Store, days: float) -> None:
 
 
 def build_scheduler(
-    store: Store, settings: Settings, notifiers: Notifiers | None = None
+    store: Store,
+    settings: Settings,
+    notifiers: Notifiers | None = None,
+    *,
+    probe_runner: ProbeRunner | None = None,
 ) -> BackgroundScheduler:
     """The background jobs of one replica (not started).
 
@@ -73,5 +77,8 @@ def build_scheduler(
         id="retention",
         next_run_time=utcnow() + timedelta(minutes=1),
     )
-    add_probe_jobs(scheduler, ProbeRunner(store, settings.probes, notifiers.probe_alerts))
+    add_probe_jobs(
+        scheduler,
+        probe_runner or ProbeRunner(store, settings.probes, notifiers.probe_alerts),
+    )
     return scheduler

@@ -31,9 +31,9 @@ from bot.sandbox.slack_models import (
 )
 from bot.settings import Settings
 from bot.slack.app import build_slack_app, make_web_client
-from bot.slack.deps import SlackDeps
 from bot.slack.errors import UsageError
 from bot.slack.parsing import COMMAND, parse, subcommand
+from bot.slack.wiring import slack_deps
 from bot.store import Store
 from bot.timeutil import utcnow
 
@@ -90,8 +90,9 @@ class SlackSession:
                     "slack_signing_secret": SecretStr(SIGNING_SECRET),
                 }
             )
-            deps = SlackDeps(settings=wired, store=store, clock=clock)
-            bolt = build_slack_app(wired, make_web_client(wired), deps)
+            client = make_web_client(wired)
+            deps = slack_deps(wired, store, client, clock=clock)
+            bolt = build_slack_app(wired, client, deps)
             asgi = create_app(
                 wired, store, run_scheduler=False, slack_app=bolt, metrics=deps.metrics
             )

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.activity.service import record
 from bot.db import transaction
 from bot.probes.models import ProbeAlert, ProbeRun
 from bot.probes.notify import Alert, AlertNotifier
@@ -165,7 +166,34 @@ def _claim(
             execution_options={"populate_existing": True},
         ).scalar_one()
         last = session.get(ProbeRun, row.last_result_id) if row.last_result_id else None
-        return _view(row), result_from_row(last) if last is not None else None
+        alert, result = _view(row), result_from_row(last) if last is not None else None
+        _record_on_timeline(session, alert, result)
+        return alert, result
+
+
+def _record_on_timeline(session: Session, alert: Alert, result: ProbeResult | None) -> None:
+    """The announcement goes on the activity log in the claim's transaction: once per change."""
+    opened = alert.state == OPEN
+    at = (alert.opened_at if opened else alert.resolved_at) or (
+        result.started_at if result is not None else None
+    )
+    if at is None:
+        return
+    detail = result.summary() if result is not None else alert.target
+    record(
+        session=session,
+        kind="probe.alert_opened" if opened else "probe.alert_resolved",
+        summary=(
+            f"probe alert opened on {alert.target} after {alert.consecutive_failures} "
+            f"failures: {detail}"
+            if opened
+            else f"probe alert on {alert.target} resolved after {alert.consecutive_passes} passes"
+        ),
+        at=at,
+        actor="tierbot",
+        subject=alert.target,
+        data={"tier": alert.tier, "result": result.to_dict() if result is not None else None},
+    )
 
 
 def _remember_thread(sessions: sessionmaker[Session], alert: Alert, thread_ref: str | None) -> None:

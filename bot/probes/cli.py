@@ -14,9 +14,10 @@ from rich.table import Table
 
 from bot.db import transaction
 from bot.errors import TierbotError
+from bot.notifiers import notifiers_for
 from bot.probes.alerts import alerts
 from bot.probes.cloud_tier import tls_verification
-from bot.probes.notify import Alert, LogNotifier
+from bot.probes.notify import Alert
 from bot.probes.registry import RegisteredBuild, register_build
 from bot.probes.results import ProbeResult, describe
 from bot.probes.service import ProbeRunner, TierChoice
@@ -92,7 +93,7 @@ def run(tier: TierOption = "all", as_json: JsonOption = False) -> None:
     chosen = _tier(tier)
     store = open_store(settings)
     try:
-        runner = ProbeRunner(store, settings.probes, LogNotifier())
+        runner = ProbeRunner(store, settings.probes, notifiers_for(settings).probe_alerts)
         results = runner.run_round(chosen)
         with store.sessions() as session:
             states = alerts(session=session)

@@ -61,7 +61,8 @@ class ProbeResult:
     def summary(self) -> str:
         """One line a person reads: what failed, with the numbers."""
         if self.error is not None:
-            return f"{self.target}: error: {self.error}"
+            failed = "".join(f"; {n} {describe(self.checks[n])}" for n in self.failed_checks)
+            return f"{self.target}: error: {self.error}{failed}"
         if self.ok:
             return f"{self.target}: ok"
         parts = [f"{name} {describe(self.checks[name])}" for name in self.failed_checks]

@@ -21,6 +21,7 @@ ONCALL_USER_ID = "U0ONCALL"
 RESPONDER_USER_ID = "U0RESPOND"
 ONCALL_CHANNEL_ID = "C0ONCALL"
 GENERAL_CHANNEL_ID = "C0GENERAL"
+ALERTS_CHANNEL_ID = "C0ALERTS"  # where probe alerts go (settings.slack_alert_channel)
 
 
 @dataclass(frozen=True)

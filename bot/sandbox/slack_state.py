@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from bot.sandbox.slack_models import (
+    ALERTS_CHANNEL_ID,
     BOT_USER_ID,
     DRI_USER_ID,
     GENERAL_CHANNEL_ID,
@@ -56,6 +57,7 @@ class SlackState:
         for channel_id, name in (
             (ONCALL_CHANNEL_ID, "tierbot-oncall"),
             (GENERAL_CHANNEL_ID, "general"),
+            (ALERTS_CHANNEL_ID, "tierbot-alerts"),
         ):
             self.add_channel(channel_id, name, members={BOT_USER_ID, DRI_USER_ID, ONCALL_USER_ID})
         self._ids = itertools.count(1)

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.notifiers import Notifiers
+from bot.probes.service import ProbeRunner
 from bot.settings import Settings
 from bot.slack.metrics import ServerMetrics
 from bot.store import Store
@@ -20,5 +22,7 @@ from bot.timeutil import utcnow
 class SlackDeps:
     settings: Settings
     store: Store
+    probe_runner: ProbeRunner  # one per process: it keeps the warmed onnxruntime sessions
+    notifiers: Notifiers = field(default_factory=Notifiers)
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     clock: Callable[[], datetime] = utcnow  # the demo and tests pin "now" to their data

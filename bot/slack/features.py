@@ -10,11 +10,11 @@ from types import ModuleType
 
 from slack_bolt import App
 
-from bot.slack import core_commands
+from bot.slack import core_commands, probes
 from bot.slack.deps import SlackDeps
 from bot.slack.subcommands import Subcommand
 
-FEATURES: tuple[ModuleType, ...] = (core_commands,)
+FEATURES: tuple[ModuleType, ...] = (core_commands, probes)
 
 
 def subcommands() -> dict[str, Subcommand]:

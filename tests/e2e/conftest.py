@@ -23,6 +23,7 @@ from bot.sandbox.slack_models import SIGNING_SECRET, RecordedCall
 from bot.settings import Settings
 from bot.slack.app import build_slack_app, make_web_client
 from bot.slack.deps import SlackDeps
+from bot.slack.wiring import slack_deps
 from bot.store import Store, open_store
 from tests.conftest import BACKENDS, PG_URL, _reset_postgres
 from tests.diagnosis.conftest import END, load_scenario
@@ -92,8 +93,9 @@ class Bot:
 def make_bot(store: Store, slack: SlackSandbox) -> tuple[Bot, App]:
     """The deps and the bolt app, as `create_server_app` wires them, with "now" pinned to END."""
     settings = wired_settings(store, slack)
-    deps = SlackDeps(settings=settings, store=store, clock=lambda: END)
-    bolt = build_slack_app(settings, make_web_client(settings), deps)
+    client = make_web_client(settings)
+    deps = slack_deps(settings, store, client, clock=lambda: END)
+    bolt = build_slack_app(settings, client, deps)
     return Bot(settings, deps, slack), bolt
 
 
