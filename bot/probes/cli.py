@@ -20,8 +20,8 @@ from bot.probes.cloud_tier import tls_verification
 from bot.probes.notify import Alert
 from bot.probes.registry import RegisteredBuild, register_build
 from bot.probes.results import ProbeResult, describe
-from bot.probes.service import ProbeRunner, TierChoice
 from bot.probes.store import latest_results
+from bot.probes.tiers import TierChoice
 from bot.settings import Settings, get_settings
 from bot.store import open_store
 from bot.timeutil import to_rfc3339, utcnow
@@ -89,6 +89,8 @@ def _render_alerts(console: Console, states: list[Alert]) -> None:
 @probe_app.command("run")
 def run(tier: TierOption = "all", as_json: JsonOption = False) -> None:
     """Probe now, store the results and update the alerts. Exit status 0 even when probes fail."""
+    from bot.probes.service import ProbeRunner  # loads onnxruntime: only when probing
+
     settings = _settings()
     chosen = _tier(tier)
     store = open_store(settings)

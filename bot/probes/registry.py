@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-import onnxruntime as ort
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -139,6 +138,8 @@ def register_build(
 
 def _check_loadable(path: Path) -> None:
     """Refuse a file onnxruntime cannot load: better at registration than at 3 a.m."""
+    import onnxruntime as ort  # here, not at the top: every CLI command would pay for it
+
     try:
         ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types

@@ -15,8 +15,9 @@ from apscheduler.schedulers.base import BaseScheduler
 from bot.db import transaction
 from bot.errors import error_id_for
 from bot.probes.lease import release, try_acquire
-from bot.probes.service import ProbeRunner, TierChoice
+from bot.probes.service import ProbeRunner
 from bot.probes.store import prune_results
+from bot.probes.tiers import TierChoice
 
 log = logging.getLogger(__name__)
 

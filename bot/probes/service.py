@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
 
 from bot.db import transaction
 from bot.probes.alerts import Hysteresis, deliver_changes, record_outcome
@@ -25,12 +24,12 @@ from bot.probes.registry import RegisteredBuild, probed_builds
 from bot.probes.results import ProbeResult
 from bot.probes.settings import ProbeSettings
 from bot.probes.store import save_result
+from bot.probes.tiers import TierChoice
 from bot.store import Store
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-TierChoice = Literal["edge", "cloud", "all"]
 _MAX_ERROR = 300
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from slack_bolt import App
 
-from bot.probes.service import TierChoice
+from bot.probes.tiers import TierChoice
 from bot.slack.deps import SlackDeps
 from bot.slack.errors import UsageError
 from bot.slack.subcommands import Invocation, Subcommand
