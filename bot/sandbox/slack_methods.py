@@ -265,6 +265,25 @@ def conversations_invite(state: SlackState, request: ApiRequest) -> dict[str, An
     return {"channel": state.channels[channel]}
 
 
+SANDBOX_USERGROUPS: dict[str, tuple[str, ...]] = {"S0DRIS": ("U0DRI",)}  # the routing DRIs
+
+
+def conversations_open(state: SlackState, request: ApiRequest) -> dict[str, Any]:
+    """A DM with one user (group DMs are not modelled): its id is `D` + the user id's tail."""
+    users = [u.strip() for u in str(request.require("users", "users_list_not_supplied")).split(",")]
+    if len(users) != 1 or users[0] not in state.users:
+        raise MethodError("user_not_found")
+    channel = state.resolve_channel(users[0])
+    return {"channel": {"id": channel, "is_im": True, "user": users[0]}}
+
+
+def usergroups_users_list(state: SlackState, request: ApiRequest) -> dict[str, Any]:
+    group = str(request.require("usergroup", "no_such_subteam"))
+    if group not in SANDBOX_USERGROUPS:
+        raise MethodError("no_such_subteam")
+    return {"users": list(SANDBOX_USERGROUPS[group])}
+
+
 def files_get_upload_url_external(state: SlackState, request: ApiRequest) -> dict[str, Any]:
     filename = str(request.require("filename"))
     length = int(request.require("length"))
@@ -316,6 +335,8 @@ METHODS: dict[str, Method] = {
     "users.info": users_info,
     "conversations.create": conversations_create,
     "conversations.invite": conversations_invite,
+    "conversations.open": conversations_open,
+    "usergroups.users.list": usergroups_users_list,
     "files.getUploadURLExternal": files_get_upload_url_external,
     "files.completeUploadExternal": files_complete_upload_external,
 }
