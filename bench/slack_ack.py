@@ -49,11 +49,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.app import create_app
+from bot.sandbox.scenarios import SCENARIOS
 from bot.sandbox.server import serve_in_thread
 from bot.sandbox.slack_api import SlackSandbox
 from bot.sandbox.slack_driver import SlackHttpDriver
 from bot.sandbox.slack_models import SIGNING_SECRET
-from bot.sandbox.traffic import SCENARIOS
 from bot.settings import Settings
 from bot.slack.app import build_slack_app, make_web_client
 from bot.slack.deps import SlackDeps

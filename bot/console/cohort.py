@@ -7,10 +7,17 @@ from datetime import datetime
 from rich.console import Console
 from rich.table import Table
 
+from bot.buildhealth.staleness import CohortStaleness
 from bot.rollouts.service import Assignment, current
 
 
-def render_cohort(console: Console, name: str, history: list[Assignment], now: datetime) -> None:
+def render_cohort(
+    console: Console,
+    name: str,
+    history: list[Assignment],
+    now: datetime,
+    staleness: CohortStaleness | None = None,
+) -> None:
     in_force = current(history, now)
     console.print(f"[bold]Cohort {name}[/bold]", highlight=False)
     for tier in ("edge", "cloud"):
@@ -28,6 +35,9 @@ def render_cohort(console: Console, name: str, history: list[Assignment], now: d
             f"residency {a.residency or 'anywhere'}; config {a.config_hash or '-'}",
             highlight=False,
         )
+    if staleness is not None:
+        style = "yellow" if staleness.over else "dim"
+        console.print(f"  [{style}]config: {staleness.summary()}[/]", highlight=False)
     table = Table(title="History (oldest first)", title_justify="left")
     for column in (
         "effective",

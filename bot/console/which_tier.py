@@ -86,6 +86,7 @@ def render_report(console: Console, report: Report) -> None:
                 s.related_change or "",
             )
         console.print(suspects)
+    _render_build_health(console, report)
     if report.changes:
         changes = Table(
             title="Rollouts in the hour before and during the window", title_justify="left"
@@ -102,6 +103,39 @@ def render_report(console: Console, report: Report) -> None:
                 f"{c.rollout_percent:g}%",
             )
         console.print(changes)
+
+
+def _render_build_health(console: Console, report: Report) -> None:
+    """New crash fingerprints when edge fails, and cohorts running a stale config."""
+    fingerprints = report.tiers["edge"].new_crash_fingerprints if "edge" in report.tiers else None
+    if fingerprints:
+        table = Table(title="Crash fingerprints new with their build", title_justify="left")
+        for name in ("build", "fingerprint", "events", "first seen", "OS versions", "devices"):
+            table.add_column(name)
+        for f in fingerprints:
+            table.add_row(
+                f.model_id,
+                f.fingerprint,
+                f"{f.events:,}",
+                f"{f.first_seen:%H:%M}",
+                ", ".join(f.os_versions),
+                ", ".join(f.device_classes),
+            )
+        console.print(table)
+    stale = [c for c in report.config_staleness if c.stale_requests]
+    if stale:
+        table = Table(title="Config staleness", title_justify="left")
+        for name in ("cohort", "stale share", "requests", "stale since", "over threshold since"):
+            table.add_column(name)
+        for c in sorted(stale, key=lambda c: -(c.stale_share or 0.0)):
+            table.add_row(
+                c.cohort,
+                _pct(c.stale_share, 1),
+                f"{c.requests:,}",
+                f"{c.stale_since:%m-%d %H:%M}" if c.stale_since else "-",
+                f"{c.over_threshold_since:%m-%d %H:%M}" if c.over_threshold_since else "-",
+            )
+        console.print(table)
 
 
 def _tier_row(tier: TierReport) -> list[str]:

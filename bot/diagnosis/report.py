@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from bot.buildhealth.crashes import Fingerprint
+from bot.buildhealth.staleness import CohortStaleness
 from bot.timeutil import to_rfc3339
 
 Status = Literal["healthy", "degraded", "failing", "no_data"]
@@ -67,9 +69,10 @@ class TierReport:
     fast_burn: bool
     slow_burn: bool
     findings: list[Finding] = field(default_factory=list)
+    new_crash_fingerprints: list[Fingerprint] | None = None  # edge, when it fails
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "status": self.status,
             "requests": self.requests,
             "failures": self.failures,
@@ -89,6 +92,9 @@ class TierReport:
             "slow_burn": self.slow_burn,
             "findings": [f.to_dict() for f in self.findings],
         }
+        if self.new_crash_fingerprints is not None:  # an extra field: the contract allows it
+            out["new_crash_fingerprints"] = [f.to_dict() for f in self.new_crash_fingerprints]
+        return out
 
 
 @dataclass
@@ -180,6 +186,7 @@ class Report:
     suspects: list[Suspect]
     changes: list[Change]
     verdict: str = ""
+    config_staleness: list[CohortStaleness] = field(default_factory=list)
 
     @property
     def failing(self) -> list[Component]:
@@ -212,4 +219,5 @@ class Report:
             "router": self.router.to_dict(),
             "suspects": [s.to_dict() for s in self.suspects],
             "changes": [c.to_dict() for c in self.changes],
+            "config_staleness": [c.to_dict() for c in self.config_staleness],
         }

@@ -7,6 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from bot.buildhealth.crashes import new_in_window
+from bot.buildhealth.settings import BuildHealthSettings
+from bot.buildhealth.staleness import config_staleness
 from bot.diagnosis.attribution import GroupStats, group_stats, rank_suspects
 from bot.diagnosis.changes import recent_changes, relate
 from bot.diagnosis.report import STATUS_ORDER, Change, Finding, Report, Suspect, TierReport
@@ -113,8 +116,13 @@ def which_tier(
     end: datetime,
     window: timedelta = timedelta(minutes=30),
     baseline: timedelta = timedelta(hours=24),
+    build_health: BuildHealthSettings | None = None,
 ) -> Report:
-    """Judge edge, cloud and the router over [end - window, end) against the baseline before it."""
+    """Judge edge, cloud and the router over [end - window, end) against the baseline before it.
+
+    The report also carries build health evidence: each cohort's config staleness, and, when
+    the edge tier fails, the crash fingerprints new with their build in the window.
+    """
     if window <= timedelta(0) or baseline <= timedelta(0):
         raise ValueError("window and baseline must be positive")
     end = _align(end)
@@ -196,6 +204,13 @@ def which_tier(
         changes=changes,
     )
     report.verdict = verdict(report)
+    report.config_staleness = config_staleness(
+        session=session, end=end, settings=build_health or BuildHealthSettings()
+    )
+    if tiers["edge"].status == "failing":
+        tiers["edge"].new_crash_fingerprints = new_in_window(
+            session=session, tier="edge", start=window_start, end=end
+        )
     return report
 
 

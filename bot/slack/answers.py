@@ -11,9 +11,12 @@ from datetime import timedelta
 
 from slack_sdk import WebClient
 
+from bot.buildhealth.service import cohort_staleness
+from bot.db import transaction
 from bot.diagnosis.report import Report
 from bot.diagnosis.series import tier_minute_series
 from bot.diagnosis.service import which_tier
+from bot.incidents.reports import record_which_tier
 from bot.probes.results import ProbeResult
 from bot.probes.store import latest_results
 from bot.rollouts.service import cohort_history
@@ -51,6 +54,7 @@ def _report(deps: SlackDeps, window: timedelta) -> Report:
             end=deps.clock(),
             window=window,
             baseline=BASELINE,
+            build_health=deps.settings.build_health,
         )
     deps.metrics.record_report(report)
     return report
@@ -64,9 +68,20 @@ def post_status(deps: SlackDeps, client: WebClient, channel: str) -> str:
     return _post(client, channel, status_message(report, probes))
 
 
-def post_which_tier(deps: SlackDeps, client: WebClient, channel: str, window: timedelta) -> str:
+def post_which_tier(
+    deps: SlackDeps, client: WebClient, channel: str, window: timedelta, user: str | None = None
+) -> str:
     """The which-tier answer, then its chart in the thread."""
     report = _report(deps, window)
+    with transaction(deps.store.sessions) as session:  # on the activity log: incident timelines
+        record_which_tier(
+            session=session,
+            report=report,
+            now=deps.clock(),
+            actor=user,
+            source="slack",
+            channel=channel,
+        )
     ts = _post(client, channel, which_tier_message(report, window_label=window_label(window)))
     context_start = report.window_start - window
     with deps.store.sessions() as session:
@@ -87,4 +102,7 @@ def post_cohort(deps: SlackDeps, client: WebClient, channel: str, cohort: str) -
     """Which build the cohort runs, since when, its history (UnknownCohort names known ones)."""
     with deps.store.sessions() as session:
         history = cohort_history(session=session, cohort=cohort)
-    return _post(client, channel, cohort_message(cohort, history, deps.clock()))
+        staleness = cohort_staleness(
+            session=session, cohort=cohort, end=deps.clock(), settings=deps.settings.build_health
+        )
+    return _post(client, channel, cohort_message(cohort, history, deps.clock(), staleness))

@@ -21,6 +21,7 @@ from typing import IO, Any
 import orjson
 from sqlalchemy import Connection, Engine, insert, select
 
+from bot.buildhealth import rollups as build_rollups
 from bot.rollouts.models import CohortAssignment, ModelBuild
 from bot.telemetry import rollups
 from bot.telemetry.contract import (
@@ -47,7 +48,7 @@ def _lock(conn: Connection) -> None:
 
 #: A rejected record as the dead-letter table keeps it: line, item, raw text, why.
 Letter = tuple[int | None, int | None, bytes, str]
-Rollup = tuple[rollups.Minutes, rollups.SliceIds]
+Rollup = tuple[rollups.Minutes, rollups.SliceIds, build_rollups.Extras]
 
 
 def _letter(record: RawRecord, error: str) -> Letter:
@@ -141,7 +142,7 @@ def _write_batch(
     Returns (stored, duplicates); rows already in the store are duplicates, and then the
     rollups are counted again from the new rows only.
     """
-    minutes, slice_ids = rolled
+    minutes, slice_ids, extras = rolled
     store = (
         _store_events_postgresql if engine.dialect.name == "postgresql" else _store_events_sqlite
     )
@@ -149,9 +150,12 @@ def _write_batch(
         _lock(conn)
         new_rows = store(conn, rows) if rows else []
         if len(new_rows) != len(rows):
-            minutes = rollups.aggregate(rollups.group(new_rows), slice_ids)
+            groups = rollups.group(new_rows)
+            minutes = rollups.aggregate(groups, slice_ids)
+            extras = build_rollups.aggregate(groups, slice_ids)
         rollups.write(conn, minutes, 60)
         rollups.write(conn, rollups.coarsen(minutes, 3600), 3600)
+        build_rollups.write(conn, extras)
         _dead_letters(conn, "router_event", source, letters)
     return len(new_rows), len(rows) - len(new_rows)
 
@@ -305,7 +309,7 @@ class _Writer:
 
     def submit(self, rows: list[EventRow], rolled: Rollup, letters: list[Letter]) -> None:
         minutes = {key: counts.fields() for key, counts in rolled[0].items()}
-        _send(self._to, (rows, minutes, rolled[1], letters))
+        _send(self._to, (rows, minutes, rolled[1], rolled[2], letters))
         self._in_flight = True
 
     def result(self) -> tuple[int, int]:
@@ -353,8 +357,8 @@ def _serve() -> None:
     url, source = first
     engine = make_engine(url)
     while (batch := _receive(sys.stdin.buffer)) is not None:
-        rows, minutes, slice_ids, letters = batch
-        rolled = ({key: rollups.Counts(*c) for key, c in minutes.items()}, slice_ids)
+        rows, minutes, slice_ids, extras, letters = batch
+        rolled = ({key: rollups.Counts(*c) for key, c in minutes.items()}, slice_ids, extras)
         try:
             reply: tuple[Any, ...] = ("ok", *_write_batch(engine, source, rows, rolled, letters))
         except Exception as exc:  # the parent raises it

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bot.buildhealth import rollups as build_rollups
 from bot.telemetry.contract import EventRow
 from bot.telemetry.histogram import bucket_index, merge_into
 from bot.telemetry.models import SLICE_DIMENSIONS, RollupHour, RollupMinute, Slice
@@ -168,13 +169,16 @@ Minutes = dict[tuple[int, int], Counts]  # (bucket_start, slice_id) -> counts
 SliceIds = dict[SliceKey, int]
 
 
-def roll_up(slices: SliceRegistry, rows: list[EventRow]) -> tuple[Minutes, SliceIds]:
-    """Minute counts of `rows` as if all are new, and the ids of the slices they are in."""
+def roll_up(
+    slices: SliceRegistry, rows: list[EventRow]
+) -> tuple[Minutes, SliceIds, build_rollups.Extras]:
+    """Minute counts of `rows` as if all are new, the ids of the slices they are in, and the
+    build health counters of the same groups (`bot.buildhealth.rollups`)."""
     groups = group(rows)
     keys = {group_slice_key(key) for key in groups}
     slices.resolve(keys)
     ids = {key: slices.cache[key] for key in keys}
-    return aggregate(groups, ids), ids
+    return aggregate(groups, ids), ids, build_rollups.aggregate(groups, ids)
 
 
 def aggregate(groups: dict[GroupKey, list[EventRow]], slice_ids: SliceIds) -> Minutes:

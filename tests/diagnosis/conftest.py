@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.sandbox.traffic import SCENARIOS, Simulator
+from bot.sandbox.scenarios import SCENARIOS
+from bot.sandbox.traffic import Simulator
 from bot.store import Store
 from bot.telemetry.ingest import ingest_cohort_assignments, ingest_events, records_from_values
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.sandbox.traffic import SCENARIOS
+from bot.sandbox.scenarios import SCENARIOS
 from tests.diagnosis.conftest import BASELINE, END
 from tests.test_cli import tierbot
 

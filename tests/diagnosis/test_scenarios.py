@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from bot.diagnosis.report import Report
 from bot.diagnosis.service import which_tier
-from bot.sandbox.traffic import SCENARIOS
+from bot.sandbox.scenarios import SCENARIOS
 from bot.settings import Settings
 from bot.store import Store, open_store
 from tests.conftest import CONTRACTS, PG_URL, _reset_postgres

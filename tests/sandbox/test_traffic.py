@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from bot.sandbox.scenarios import SCENARIOS
 from bot.sandbox.traffic import (
     RARE_APP_VERSION,
-    SCENARIOS,
     Fault,
     Population,
     Rollout,
@@ -84,6 +84,7 @@ def test_scenarios_are_the_agreed_ones() -> None:
         "thin_traffic", "int8_oom_lowram", "bad_quant_build", "os_driver_regression",
         "cloud_region_outage", "cloud_latency", "new_cloud_model", "misrouting",
         "residency_violation", "edge_masked_by_fallback", "tiny_noisy_slice",
+        "os_crash_new_build", "stale_config",
     }  # fmt: skip
 
 

@@ -6,7 +6,9 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import Block, HeaderBlock, PlainTextObject
 
+from bot.buildhealth.staleness import CohortStaleness
 from bot.rollouts.service import Assignment, current
+from bot.slack.views.build_health import staleness_detail
 from bot.slack.views.common import Message, clip, context, section
 
 MAX_HISTORY = 15
@@ -17,7 +19,12 @@ def _ago(now: datetime, then: datetime) -> str:
     return f"{hours:.1f} h ago" if hours < 48 else f"{hours / 24:.0f} days ago"
 
 
-def cohort_message(name: str, history: list[Assignment], now: datetime) -> Message:
+def cohort_message(
+    name: str,
+    history: list[Assignment],
+    now: datetime,
+    staleness: CohortStaleness | None = None,
+) -> Message:
     in_force = current(history, now)
     lines = []
     for tier in ("edge", "cloud"):
@@ -31,6 +38,9 @@ def cohort_message(name: str, history: list[Assignment], now: datetime) -> Messa
             f"({_ago(now, a.effective_at)}); was {a.previous_model_id or '-'}; "
             f"residency {a.residency or 'anywhere'}"
         )
+    if staleness is not None:
+        warning = ":warning: " if staleness.over else ""
+        lines.append(f"{warning}*config*: {staleness_detail(staleness)}")
     shown = history[-MAX_HISTORY:]
     rows = [
         f"{a.effective_at:%Y-%m-%d %H:%M}  {a.tier:<5}  {a.model_id}  "

@@ -16,10 +16,12 @@ from slack_sdk.models.blocks import (
 
 from bot.diagnosis.report import Report
 from bot.probes.results import ProbeResult
+from bot.slack.views.build_health import staleness_line
 from bot.slack.views.common import Message, clip, context, ms, pct, section, status_label
 
 FAILED_ACTION = "tier_failed"
 MAX_PROBES_PER_TIER = 8
+MAX_STALE_COHORTS = 5
 
 
 def _probe_lines(results: Sequence[ProbeResult], tier: str) -> str:
@@ -33,6 +35,20 @@ def _probe_lines(results: Sequence[ProbeResult], tier: str) -> str:
     if len(mine) > MAX_PROBES_PER_TIER:
         lines.append(f"… and {len(mine) - MAX_PROBES_PER_TIER} more targets")
     return "probes:\n" + "\n".join(lines)
+
+
+def _config_lines(report: Report) -> str | None:
+    """Cohorts running a stale config (build health), or None when no cohort has a canonical one."""
+    if not report.config_staleness:
+        return None
+    stale = [c for c in report.config_staleness if c.stale_requests]
+    stale.sort(key=lambda c: -(c.stale_share or 0.0))
+    if not stale:
+        return "config: every cohort runs its canonical config"
+    lines = [staleness_line(c) for c in stale[:MAX_STALE_COHORTS]]
+    if len(stale) > MAX_STALE_COHORTS:
+        lines.append(f"… and {len(stale) - MAX_STALE_COHORTS} more cohorts")
+    return "config staleness:\n" + "\n".join(lines)
 
 
 def status_message(report: Report, probes: Sequence[ProbeResult]) -> Message:
@@ -49,6 +65,7 @@ def status_message(report: Report, probes: Sequence[ProbeResult]) -> Message:
         HeaderBlock(text=PlainTextObject(text="Tiers at a glance")),
         SectionBlock(fields=fields),
         section(f"router {status_label(report.router.status)}: {report.router.turns:,} turns"),
+        *([section(config)] if (config := _config_lines(report)) else []),
         context(
             f"last 30 min: {report.window_start:%H:%M} to {report.window_end:%H:%M} UTC · "
             f"{report.verdict}"

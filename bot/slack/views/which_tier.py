@@ -28,6 +28,7 @@ from bot.slack.views.common import (
 MAX_SUSPECTS = 3
 MAX_CHANGES = 5
 MAX_COHORT_BUTTONS = 3
+MAX_FINGERPRINTS = 5
 COHORT_ACTION = "tier_cohort"  # action_ids tier_cohort_1..3: unique within the message
 
 
@@ -91,6 +92,33 @@ def _cohort_buttons(report: Report) -> list[ButtonElement]:
     ]
 
 
+def _build_health_blocks(report: Report) -> list[Block]:
+    """New crash fingerprints (edge failing) and cohorts on a stale config: more evidence."""
+    blocks: list[Block] = []
+    edge = report.tiers.get("edge")
+    fingerprints = (edge.new_crash_fingerprints if edge is not None else None) or []
+    if fingerprints:
+        lines = [
+            f"• `{f.fingerprint}` on *{f.model_id}*: {f.events:,} crashes since "
+            f"{f.first_seen:%H:%M}, on {', '.join(list(f.os_versions)[:3]) or '-'} "
+            f"({', '.join(list(f.device_classes)[:3]) or '-'})"
+            for f in fingerprints[:MAX_FINGERPRINTS]
+        ]
+        blocks += [section("*Crash fingerprints new with their build*\n" + "\n".join(lines))]
+    stale = sorted(
+        (c for c in report.config_staleness if c.stale_requests),
+        key=lambda c: -(c.stale_share or 0.0),
+    )
+    if stale:
+        lines = [
+            f"• `{c.cohort}`: {pct(c.stale_share, 1)} of {c.requests:,} requests on a stale "
+            f"config" + (f" since {c.stale_since:%m-%d %H:%M}" if c.stale_since else "")
+            for c in stale[:MAX_FINGERPRINTS]
+        ]
+        blocks += [context("Config staleness: " + " ".join(lines))]
+    return blocks
+
+
 def which_tier_message(report: Report, *, window_label: str) -> Message:
     """Verdict, per-tier numbers with budgets, top suspects, recent rollouts, cohort buttons."""
     blocks: list[Block] = [
@@ -120,6 +148,7 @@ def which_tier_message(report: Report, *, window_label: str) -> Message:
             DividerBlock(),
             section("*Rollouts before and during the window*\n" + "\n".join(lines)),
         ]
+    blocks += _build_health_blocks(report)
     buttons = _cohort_buttons(report)
     if buttons:
         blocks.append(ActionsBlock(block_id="which_tier_cohorts", elements=list(buttons)))
