@@ -1,4 +1,4 @@
-"""HTTP push: `POST /api/v1/router-events` and `POST /api/v1/cohort-assignments`.
+"""HTTP push: `POST /api/v1/router-events`, `/api/v1/cohort-assignments`, `/api/v1/router-rollups`.
 
 Bodies are NDJSON or a JSON array, gzip accepted (Content-Encoding or by content), behind the
 bearer token in settings. The answer is the ingest summary as JSON: 200 when every record was
@@ -20,6 +20,8 @@ from starlette.routing import Route
 from bot.settings import Settings
 from bot.store import Store
 from bot.telemetry.readers import InputError, decode_body, iter_records
+from bot.telemetry.rollup_contract import DEFAULT_SOURCE
+from bot.telemetry.rollup_ingest import ingest_rollups
 from bot.telemetry.service import RecordKind, ingest
 
 
@@ -95,4 +97,44 @@ def ingest_routes(store: Store, settings: Settings) -> list[Route]:
     return [
         Route("/api/v1/router-events", endpoint("router_events"), methods=["POST"]),
         Route("/api/v1/cohort-assignments", endpoint("cohort_assignments"), methods=["POST"]),
+        Route("/api/v1/router-rollups", _rollups_endpoint(store, settings), methods=["POST"]),
     ]
+
+
+def _rollups_endpoint(
+    store: Store, settings: Settings
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """`POST /api/v1/router-rollups[?source=NAME]`: pre-aggregated minutes (docs/data.md).
+
+    `source` names the collector for records without a `source` field: a resend by the same
+    collector of a minute x slice replaces what it sent before.
+    """
+
+    async def handle(request: Request) -> JSONResponse:
+        refusal = _check_token(request, settings)
+        if refusal is not None:
+            return refusal
+        collector = request.query_params.get("source") or DEFAULT_SOURCE
+        if len(collector) > 64:
+            return JSONResponse({"error": "source must be at most 64 characters"}, status_code=400)
+        limit = settings.ingest_max_body_bytes
+        try:
+            body = await _read_body(request, limit)
+            data = decode_body(body, request.headers.get("content-encoding"), limit)
+            origin = f"http:{request.client.host if request.client else 'unknown'}"
+
+            def run() -> dict[str, object]:
+                records = iter_records(io.BytesIO(data))
+                summary = ingest_rollups(
+                    store.engine, records, source=origin, collector=collector,
+                    batch_size=settings.ingest_batch_size,
+                )  # fmt: skip
+                return summary.to_dict()
+
+            result = await run_in_threadpool(run)
+        except InputError as exc:
+            status = 413 if "larger than" in str(exc) else 400
+            return JSONResponse({"error": str(exc)}, status_code=status)
+        return JSONResponse(result, status_code=422 if result["rejected"] else 200)
+
+    return handle

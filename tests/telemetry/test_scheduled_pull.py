@@ -19,7 +19,7 @@ def test_the_scheduler_runs_each_pull_source(
     state.events = [event(n) for n in range(40)]
     source = PullSource(name="router-logs", kind="router_events", url=url, interval_seconds=0.5)
     scheduler = build_scheduler(store, settings.model_copy(update={"pull_sources": [source]}))
-    assert {job.id for job in scheduler.get_jobs()} == {"pull:router-logs", "retention"}
+    assert {"pull:router-logs", "retention"} <= {job.id for job in scheduler.get_jobs()}
     scheduler.start()
     try:
         deadline = time.monotonic() + 15
