@@ -16,7 +16,13 @@ from rich.table import Table
 from bot.activity.service import Entry
 from bot.errors import TierbotError
 from bot.incidents.export import build_postmortem, write_postmortem
-from bot.incidents.service import IncidentView, get_incident, recent_incidents, timeline
+from bot.incidents.service import (
+    IncidentView,
+    get_incident,
+    incident_fields,
+    recent_incidents,
+    timeline,
+)
 from bot.settings import Settings, get_settings
 from bot.store import open_store
 from bot.timeutil import to_rfc3339, utcnow
@@ -50,15 +56,7 @@ def _settings() -> Settings:
 
 def incident_dict(view: IncidentView) -> dict[str, Any]:
     return {
-        "id": view.id,
-        "title": view.title,
-        "status": view.status,
-        "commander": view.commander,
-        "dri": view.dri,
-        "scribe": view.scribe,
-        "channel": view.channel,
-        "opened_at": to_rfc3339(view.opened_at),
-        "opened_by": view.opened_by,
+        **incident_fields(view),
         "resolved_at": to_rfc3339(view.resolved_at) if view.resolved_at else None,
         "resolved_by": view.resolved_by,
         "summary": view.summary,

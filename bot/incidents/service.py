@@ -216,7 +216,11 @@ def set_own_channel(*, session: Session, incident_id: int, channel: str) -> None
 
 def incident_context(*, session: Session, incident_id: int) -> dict[str, object]:
     """The incident's fields as plain values, for the playbook template language."""
-    view = get_incident(session=session, incident_id=incident_id)
+    return incident_fields(get_incident(session=session, incident_id=incident_id))
+
+
+def incident_fields(view: IncidentView) -> dict[str, object]:
+    """Who and what of an incident as plain values (templates, `--json`)."""
     return {
         "id": view.id,
         "title": view.title,

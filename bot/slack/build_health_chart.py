@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 
 from bot.buildhealth.matrix import OVER, POSSIBLY_OVER, Matrix
-from bot.slack.charts import _LOCK
+from bot.diagnosis.charts import PYPLOT_LOCK
 
 
 def matrix_heatmap(matrix: Matrix) -> bytes:
@@ -31,7 +31,7 @@ def matrix_heatmap(matrix: Matrix) -> bytes:
         ]
         for r in rows
     ]
-    with _LOCK:
+    with PYPLOT_LOCK:
         figure, axes = plt.subplots(
             figsize=(max(4.5, 1.6 * len(columns) + 2.5), max(2.5, 0.55 * len(rows) + 1.5)), dpi=100
         )

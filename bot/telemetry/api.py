@@ -66,31 +66,18 @@ def ingest_routes(store: Store, settings: Settings) -> list[Route]:
 
     def endpoint(kind: RecordKind) -> Callable[[Request], Awaitable[JSONResponse]]:
         async def handle(request: Request) -> JSONResponse:
-            refusal = _check_token(request, settings)
-            if refusal is not None:
-                return refusal
-            limit = settings.ingest_max_body_bytes
-            try:
-                body = await _read_body(request, limit)
-                data = decode_body(body, request.headers.get("content-encoding"), limit)
-                source = f"http:{request.client.host if request.client else 'unknown'}"
+            def run(data: bytes, origin: str) -> dict[str, object]:
+                records = iter_records(io.BytesIO(data))
+                summary = ingest(
+                    store.engine,
+                    kind,
+                    records,
+                    source=origin,
+                    batch_size=settings.ingest_batch_size,
+                )
+                return summary.to_dict()
 
-                def run() -> dict[str, object]:
-                    records = iter_records(io.BytesIO(data))
-                    summary = ingest(
-                        store.engine,
-                        kind,
-                        records,
-                        source=source,
-                        batch_size=settings.ingest_batch_size,
-                    )
-                    return summary.to_dict()
-
-                result = await run_in_threadpool(run)
-            except InputError as exc:
-                status = 413 if "larger than" in str(exc) else 400
-                return JSONResponse({"error": str(exc)}, status_code=status)
-            return JSONResponse(result, status_code=422 if result["rejected"] else 200)
+            return await _ingest_request(request, settings, run)
 
         return handle
 
@@ -111,30 +98,41 @@ def _rollups_endpoint(
     """
 
     async def handle(request: Request) -> JSONResponse:
-        refusal = _check_token(request, settings)
-        if refusal is not None:
-            return refusal
         collector = request.query_params.get("source") or DEFAULT_SOURCE
         if len(collector) > 64:
             return JSONResponse({"error": "source must be at most 64 characters"}, status_code=400)
-        limit = settings.ingest_max_body_bytes
-        try:
-            body = await _read_body(request, limit)
-            data = decode_body(body, request.headers.get("content-encoding"), limit)
-            origin = f"http:{request.client.host if request.client else 'unknown'}"
 
-            def run() -> dict[str, object]:
-                records = iter_records(io.BytesIO(data))
-                summary = ingest_rollups(
-                    store.engine, records, source=origin, collector=collector,
-                    batch_size=settings.ingest_batch_size,
-                )  # fmt: skip
-                return summary.to_dict()
+        def run(data: bytes, origin: str) -> dict[str, object]:
+            records = iter_records(io.BytesIO(data))
+            summary = ingest_rollups(
+                store.engine, records, source=origin, collector=collector,
+                batch_size=settings.ingest_batch_size,
+            )  # fmt: skip
+            return summary.to_dict()
 
-            result = await run_in_threadpool(run)
-        except InputError as exc:
-            status = 413 if "larger than" in str(exc) else 400
-            return JSONResponse({"error": str(exc)}, status_code=status)
-        return JSONResponse(result, status_code=422 if result["rejected"] else 200)
+        return await _ingest_request(request, settings, run)
 
     return handle
+
+
+async def _ingest_request(
+    request: Request, settings: Settings, run: Callable[[bytes, str], dict[str, object]]
+) -> JSONResponse:
+    """What every push endpoint does: the token, the body (gzip, size limit), then `run`.
+
+    200 when every record was stored or a duplicate, 422 with the rejections otherwise; 400 for
+    a body that is not NDJSON or JSON, 413 for one over `ingest_max_body_bytes`.
+    """
+    refusal = _check_token(request, settings)
+    if refusal is not None:
+        return refusal
+    limit = settings.ingest_max_body_bytes
+    try:
+        body = await _read_body(request, limit)
+        data = decode_body(body, request.headers.get("content-encoding"), limit)
+        origin = f"http:{request.client.host if request.client else 'unknown'}"
+        result = await run_in_threadpool(run, data, origin)
+    except InputError as exc:
+        status = 413 if "larger than" in str(exc) else 400
+        return JSONResponse({"error": str(exc)}, status_code=status)
+    return JSONResponse(result, status_code=422 if result["rejected"] else 200)
