@@ -30,6 +30,42 @@ class Button:
     message: SandboxMessage
 
 
+def where(names: dict[str, str], message: SandboxMessage) -> str:
+    """`in #tierbot-alerts, in the thread of 1795….123`: where a message landed."""
+    if message.channel.startswith("D"):
+        place = "in a direct message"
+    else:
+        place = f"in #{names.get(message.channel, message.channel)}"
+    if message.thread_ts and message.thread_ts != message.ts:
+        return f"{place}, in the thread of {message.thread_ts}"
+    return f"{place}, ts {message.ts}"
+
+
+def print_messages(
+    console: Console, names: dict[str, str], messages: list[SandboxMessage]
+) -> list[Button]:
+    """Print messages the bot posted as text; return their buttons, numbered from 1."""
+    buttons: list[Button] = []
+    for message in messages:
+        first = len(buttons) + 1
+        console.print(f"[bold]tierbot[/bold] [dim]{where(names, message)}[/dim]")
+        console.print(
+            escape(blocks_to_text(message.blocks, fallback=message.text, first_choice=first)),
+            highlight=False,
+        )
+        for offset, choice in enumerate(choices(message.blocks)):
+            buttons.append(Button(first + offset, choice.label, choice.action_id, message))
+    return buttons
+
+
+def render_messages(
+    console: Console, session: SlackSession, messages: list[SandboxMessage]
+) -> list[Button]:
+    """What the bot posted on its own (an alert, a background step), as text."""
+    names = {c: str(v.get("name", c)) for c, v in session.slack.channels.items()}
+    return print_messages(console, names, messages)
+
+
 def render_exchange(console: Console, exchange: Exchange) -> list[Button]:
     """Print the ack and what the bot posted; return the buttons, numbered from 1."""
     console.print(
@@ -39,20 +75,11 @@ def render_exchange(console: Console, exchange: Exchange) -> list[Button]:
         text = blocks_to_text(list(body.get("blocks") or []), fallback=str(body.get("text", "")))
         console.print("[dim](only you can see this)[/dim]")
         console.print(escape(text), highlight=False)
-    buttons: list[Button] = []
-    for message in exchange.messages:
-        first = len(buttons) + 1
-        console.print(f"[bold]tierbot[/bold] [dim]in the channel, ts {message.ts}[/dim]")
-        console.print(
-            escape(blocks_to_text(message.blocks, fallback=message.text, first_choice=first)),
-            highlight=False,
-        )
-        for offset, choice in enumerate(choices(message.blocks)):
-            buttons.append(Button(first + offset, choice.label, choice.action_id, message))
+    buttons = print_messages(console, exchange.channel_names, exchange.messages)
     for file in exchange.files:
         size = len(file.content or b"")
-        where = "in the thread" if file.thread_ts else "in the channel"
-        console.print(f"[dim]uploaded {file.filename} ({size / 1024:.0f} KB) {where}[/dim]")
+        place = "in the thread" if file.thread_ts else "in the channel"
+        console.print(f"[dim]uploaded {file.filename} ({size / 1024:.0f} KB) {place}[/dim]")
     return buttons
 
 

@@ -31,6 +31,7 @@ from bot.sandbox.slack_models import (
 )
 from bot.settings import Settings
 from bot.slack.app import build_slack_app, make_web_client
+from bot.slack.deps import SlackDeps
 from bot.slack.errors import UsageError
 from bot.slack.parsing import COMMAND, parse, subcommand
 from bot.slack.wiring import slack_deps
@@ -48,8 +49,9 @@ class Exchange:
     ack: Reply
     ack_ms: float
     ephemeral: list[dict[str, Any]] = field(default_factory=list)  # only the person saw these
-    messages: list[SandboxMessage] = field(default_factory=list)  # posted in the channel
+    messages: list[SandboxMessage] = field(default_factory=list)  # posted, in any channel
     files: list[UploadedFile] = field(default_factory=list)
+    channel_names: dict[str, str] = field(default_factory=dict)
 
 
 def _finished_when(text: str) -> str | None:
@@ -67,8 +69,16 @@ def _finished_when(text: str) -> str | None:
 class SlackSession:
     """A running bot and sandbox; use `SlackSession.start(...)` as a context manager."""
 
-    def __init__(self, slack: SlackSandbox, driver: SlackHttpDriver, user: str, channel: str):
+    def __init__(
+        self,
+        slack: SlackSandbox,
+        driver: SlackHttpDriver,
+        user: str,
+        channel: str,
+        deps: SlackDeps,
+    ):
         self.slack, self.driver, self.user, self.channel = slack, driver, user, channel
+        self.deps = deps
 
     @classmethod
     @contextmanager
@@ -100,7 +110,7 @@ class SlackSession:
             driver = stack.enter_context(
                 SlackHttpDriver(slack, f"{base_url}/slack/events", SIGNING_SECRET, timeout=30)
             )
-            yield cls(slack, driver, user, channel)
+            yield cls(slack, driver, user, channel, deps)
 
     def command(self, text: str) -> Exchange:
         """Type `/tier text` and wait for the whole answer."""
@@ -111,17 +121,41 @@ class SlackSession:
             done,
         )
 
-    def click(self, message: SandboxMessage, action_id: str, label: str) -> Exchange:
-        """Press a button on a message the bot posted, and wait for the answer it brings."""
+    def click(
+        self,
+        message: SandboxMessage,
+        action_id: str,
+        label: str,
+        *,
+        user: str | None = None,
+        until: Callable[[], object] | None = None,
+    ) -> Exchange:
+        """Press a button on a message the bot posted, and wait for the answer it brings.
+
+        `until` waits for something else than the next post (a chain of posts, an edit).
+        """
         done = "files.completeUploadExternal" if action_id == "tier_failed" else "chat.postMessage"
+        who = user or self.user
         return self._exchange(
-            f"[pressed {label}]",
-            lambda: self.driver.click(message, action_id, user=self.user),
-            done,
+            f"[{self._name(who)} pressed {label}]",
+            lambda: self.driver.click(message, action_id, user=who),
+            None if until is not None else done,
+            until=until,
         )
 
-    def _exchange(self, said: str, send: Callable[[], Reply], done: str | None) -> Exchange:
-        seen_messages = {m.ts for m in self.slack.messages()}
+    def _name(self, user: str) -> str:
+        known = self.slack.users.get(user)
+        return known.real_name if known is not None else user
+
+    def _exchange(
+        self,
+        said: str,
+        send: Callable[[], Reply],
+        done: str | None,
+        *,
+        until: Callable[[], object] | None = None,
+    ) -> Exchange:
+        seen_messages = {(m.channel, m.ts) for m in self.slack.messages()}
         seen_files = {f.id for f in self.slack.files()}
         seen_responses = len(self.slack.responses())
         baseline = {m: len(self.slack.calls(m)) for m in (done or "", "response_url")}
@@ -134,18 +168,43 @@ class SlackSession:
                 timeout=ANSWER_TIMEOUT,
                 what=f"the answer to {said}",
             )
-        exchange = Exchange(said=said, ack=reply, ack_ms=ack_ms)
+        if until is not None:
+            self.wait_until(until, what=f"the answer to {said}")
+        exchange = Exchange(
+            said=said,
+            ack=reply,
+            ack_ms=ack_ms,
+            channel_names={c: str(v.get("name", c)) for c, v in self.slack.channels.items()},
+        )
         body = reply.json() if reply.body.startswith("{") else None
         if isinstance(body, dict) and (body.get("text") or body.get("blocks")):
             exchange.ephemeral.append(body)
         exchange.ephemeral += [r.body for r in self.slack.responses()[seen_responses:]]
-        exchange.messages = [
-            m
-            for m in self.slack.messages(self.channel, include_ephemeral=False)
-            if m.ts not in seen_messages
-        ]
+        exchange.messages = self.new_messages(seen_messages)
         exchange.files = [f for f in self.slack.files() if f.id not in seen_files and f.shared]
         return exchange
+
+    def wait_until(self, done: Callable[[], object], *, what: str) -> None:
+        """Wait for `done()`: woken by every Slack call, and polled (it may read the store)."""
+        deadline = time.monotonic() + ANSWER_TIMEOUT
+        while not done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {what} within {ANSWER_TIMEOUT} s")
+            try:
+                self.slack.wait_for(lambda: done() or None, timeout=min(0.25, left), what=what)
+            except TimeoutError:
+                continue
+
+    def posted(self) -> set[tuple[str, str]]:
+        """What is in Slack now (channel, ts): pass it to `new_messages` later."""
+        return {(m.channel, m.ts) for m in self.slack.messages()}
+
+    def new_messages(self, seen: set[tuple[str, str]]) -> list[SandboxMessage]:
+        """Messages posted since `seen`, in every channel (replies in threads included)."""
+        return [
+            m for m in self.slack.messages(include_ephemeral=False) if (m.channel, m.ts) not in seen
+        ]
 
     def _arrived(self, done: str, baseline: dict[str, int]) -> RecordedCall | None:
         for method in (done, "response_url"):

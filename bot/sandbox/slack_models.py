@@ -22,6 +22,7 @@ RESPONDER_USER_ID = "U0RESPOND"
 ONCALL_CHANNEL_ID = "C0ONCALL"
 GENERAL_CHANNEL_ID = "C0GENERAL"
 ALERTS_CHANNEL_ID = "C0ALERTS"  # where probe alerts go (settings.slack_alert_channel)
+DRI_CHANNEL_ID = "C0ROUTING"  # where rollback approvals go (settings.rollouts.dri_channel)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from bot.sandbox.slack_models import (
     ALERTS_CHANNEL_ID,
     BOT_USER_ID,
+    DRI_CHANNEL_ID,
     DRI_USER_ID,
     GENERAL_CHANNEL_ID,
     ONCALL_CHANNEL_ID,
@@ -58,6 +59,7 @@ class SlackState:
             (ONCALL_CHANNEL_ID, "tierbot-oncall"),
             (GENERAL_CHANNEL_ID, "general"),
             (ALERTS_CHANNEL_ID, "tierbot-alerts"),
+            (DRI_CHANNEL_ID, "routing-dri"),
         ):
             self.add_channel(channel_id, name, members={BOT_USER_ID, DRI_USER_ID, ONCALL_USER_ID})
         self._ids = itertools.count(1)

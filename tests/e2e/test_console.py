@@ -66,9 +66,31 @@ def test_the_demo_plays_the_incident_through_slack_and_leaves_its_files(
     run_demo(console, out_dir=tmp_path, seed=7, rate_per_minute=60)
 
     text = console.export_text()
-    for command in ("/tier status", "/tier failed", "/tier cohort eu-android-stable"):
-        assert f"$ {command}" in text
-    assert "FAILING: EDGE" in text and "router-3.2-int8" in text
+    story = [
+        "round 3: failing: edge/router-3.3-int8",  # the ONNX probe catches the bad build
+        "edge/router-3.3-int8 failed 3 probes in a row",  # and the alert is posted
+        "/tier status",
+        "edge FAILING: router-3.3-int8 fails",
+        "/tier incident start",
+        "pressed Start playbook which-tier-failed",
+        "Handed over to playbook Roll back a bad quantized edge build",
+        "pressed Request the rollback",
+        "in #routing-dri",
+        "Dana Ortiz pressed Approve",
+        "Executed: cohort eu-android-stable now runs router-3.1-fp16",
+        "Recovered: cohort eu-android-stable edge error rate",
+        "Answered Recovered automatically by tierbot",
+        "/tier cohort eu-android-stable",
+        "Incident #1 resolved",
+        "uploaded incident-1-postmortem.md",
+    ]
+    positions = [text.find(line) for line in story]
+    missing = [line for line, at in zip(story, positions, strict=True) if at < 0]
+    assert not missing, missing
+    assert positions == sorted(positions), "the story is told out of order"
     assert (tmp_path / "which-tier.png").read_bytes().startswith(b"\x89PNG")
+    postmortem = (tmp_path / "incident-1-postmortem.md").read_text()
+    assert "## Timeline" in postmortem and "## Rollbacks" in postmortem
+    assert "U0DRI" in postmortem  # who approved
     assert (tmp_path / "tierbot.db").is_file()
-    assert "the which-tier chart the bot uploaded is at" in text
+    assert "the postmortem draft it exported is at" in text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -207,28 +206,25 @@ def test_a_rate_limited_post_is_retried_after_retry_after_and_arrives(
     assert slack.message(ONCALL_CHANNEL_ID, arrived.response["ts"]).text.startswith("cohort us-")
 
 
-def test_acks_stay_under_3_seconds_while_every_answer_thread_is_busy(
+def test_acks_do_not_wait_for_busy_answer_threads(
     slack: SlackSandbox, driver: SlackHttpDriver
 ) -> None:
-    """Slack waits out Retry-After for each answer, so every listener thread is held for 3 s;
-    the acks must not queue behind them."""
+    """Slack makes each answer wait out a 3 s Retry-After, so every listener thread is held;
+    the acks must not queue behind them: all of them are back before the first answer lands.
+    (An ordering, not a stopwatch: the acks' speed is measured in bench/slack_ack.py.)"""
     commands = LISTENER_THREADS + 1
     expect = _posted(slack, "cohort eu-android-beta")
     slack.inject_rate_limit("chat.postMessage", retry_after=3, times=LISTENER_THREADS)
 
-    started = time.monotonic()
-    acks = []
-    for _ in range(commands):
-        sent = time.monotonic()
-        reply = driver.slash_command("/tier", "cohort eu-android-beta")
-        acks.append((reply.status, time.monotonic() - sent))
+    statuses = [
+        driver.slash_command("/tier", "cohort eu-android-beta").status for _ in range(commands)
+    ]
+    answered_before_the_last_ack = expect.arrived()
     last_answer = expect.before + commands
     slack.wait_for_call("chat.postMessage", where=expect.where, count=last_answer, timeout=30)
-    answered = time.monotonic() - started
 
-    assert all(status == 200 for status, _ in acks)
-    assert max(seconds for _, seconds in acks) < 3.0, acks
-    assert answered >= 3.0  # the answers waited out Retry-After: they really took longer
+    assert statuses == [200] * commands
+    assert answered_before_the_last_ack == 0, "acks queued behind the held answer threads"
 
 
 def test_every_message_the_bot_sent_passes_slacks_block_kit_limits(

@@ -114,7 +114,7 @@ def test_tier_probe_answers_with_the_numbers(
 
     with transaction(store.sessions) as session:
         register_demo_builds(session=session, now=utcnow(), cache_dir=tmp_path)
-    for bot, base_url in serve_http(store, sandbox):
+    for _bot, base_url in serve_http(store, sandbox):
         with SlackHttpDriver(sandbox, f"{base_url}/slack/events", SIGNING_SECRET) as driver:
             posted = Expect.next(sandbox, "chat.postMessage")
             reply = driver.slash_command("/tier", "probe edge", channel=ONCALL_CHANNEL_ID)
