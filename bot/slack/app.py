@@ -20,7 +20,7 @@ from bot.errors import TierbotError
 from bot.settings import Settings
 from bot.slack import commands, errors, events, features, middleware
 from bot.slack.deps import SlackDeps
-from bot.slack.middleware import SeenEvents
+from bot.slack.middleware import DeliveryLedger
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,13 @@ def build_slack_app(
     client: WebClient,
     deps: SlackDeps,
     *,
-    seen_events: SeenEvents | None = None,
+    deliveries: DeliveryLedger | None = None,
 ) -> App:
-    """The bolt App with every feature registered; bolt's request verification stays on."""
+    """The bolt App with every feature registered; bolt's request verification stays on.
+
+    Deliveries are deduped in the store every replica shares (`deps.store`) unless
+    `deliveries` says otherwise.
+    """
     if settings.slack_signing_secret is None:
         raise TierbotError("SLACK_SIGNING_SECRET is not set: Slack requests cannot be verified")
     app = App(
@@ -58,7 +62,7 @@ def build_slack_app(
     )
     middleware.register(
         app,
-        seen_events or SeenEvents(),
+        deliveries or DeliveryLedger(deps.store),
         on_drop=lambda reason: deps.metrics.slack_dropped.labels(reason=reason).inc(),
     )
     errors.register(app)

@@ -31,7 +31,7 @@ class ServerMetrics:
         )
         self.slack_dropped = Counter(
             "tierbot_slack_dropped",
-            "Slack deliveries acknowledged and dropped: retries and duplicate event_ids.",
+            "Slack deliveries acknowledged and dropped: retries, duplicate events and clicks.",
             ["reason"],
             registry=self.registry,
         )
