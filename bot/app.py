@@ -20,8 +20,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import __version__
+from bot.migrate import schema_lag
 from bot.notifiers import Notifiers
 from bot.probes.service import ProbeRunner
+from bot.rollouts.api import rollout_routes
 from bot.scheduling import build_scheduler
 from bot.settings import Settings
 from bot.slack.metrics import CONTENT_TYPE, ServerMetrics
@@ -86,11 +88,18 @@ def create_app(
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
 
+    schema_ok = False  # once the schema is at head it stays there for this process
+
     async def readyz(_: Request) -> JSONResponse:
+        nonlocal schema_ok
         try:
             await run_in_threadpool(store.ping)
+            lag = None if schema_ok else await run_in_threadpool(schema_lag, store.engine)
         except Exception as exc:  # any failure to reach the store means not ready
             return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, 503)
+        if lag is not None:
+            return JSONResponse({"status": "unavailable", "error": lag}, 503)
+        schema_ok = True
         return JSONResponse({"status": "ready"})
 
     async def prometheus(_: Request) -> PlainTextResponse:
@@ -130,6 +139,7 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", prometheus, methods=["GET"]),
         *ingest_routes(store, settings),
+        *rollout_routes(store, settings),
     ]
     if slack_app is not None and slack_transport == "http":
         from bot.slack.http import slack_routes

@@ -14,12 +14,19 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bot.buildhealth.cli import register as register_build_health_commands
 from bot.console import render
 from bot.db import make_engine, transaction
 from bot.errors import TierbotError, error_id_for
+from bot.incidents.cli import cli_actor
+from bot.incidents.cli import register as register_incident_commands
+from bot.incidents.reports import record_which_tier
 from bot.migrate import current_revision, head_revision, upgrade
+from bot.playbooks.cli import register as register_playbook_commands
 from bot.probes.cli import register as register_probe_commands
+from bot.rollouts.cli import register as register_rollback_commands
 from bot.settings import Settings, get_settings
+from bot.settings_reference import register as register_settings_commands
 from bot.store import Store, open_store
 from bot.telemetry.contract import rfc3339_to_datetime
 from bot.telemetry.pull import PullError, poll
@@ -138,6 +145,25 @@ def import_cohorts(file: FileArgument, as_json: JsonOption = False) -> None:
     _import("cohort_assignments", file, as_json)
 
 
+@import_app.command("rollups")
+def import_rollups(
+    file: FileArgument,
+    as_json: JsonOption = False,
+    source: Annotated[str, typer.Option(help="Collector of records naming none.")] = "default",
+) -> None:
+    """Import per-minute rollups (docs/data.md); a resend by the same source replaces."""
+    from bot.telemetry.rollup_ingest import import_rollup_file
+
+    store = _store()
+    try:
+        summary = import_rollup_file(store.engine, file, collector=source[:64])
+    except InputError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    _report(summary, as_json)
+
+
 @app.command()
 def pull(
     source: Annotated[str | None, typer.Option(help="Only this pull source.")] = None,
@@ -212,9 +238,13 @@ def serve(
     import uvicorn
 
     from bot.app import create_server_app
+    from bot.migrate import schema_lag
 
     settings = _settings()
-    store = open_store(settings)
+    store = open_store(settings, migrate=False)  # migrations run once, before the replicas
+    lag = schema_lag(store.engine)
+    if lag is not None:
+        logging.getLogger("tierbot").warning("%s; /readyz answers 503 until then", lag)
     asgi = create_server_app(settings, store, socket_mode=socket_mode)
     uvicorn.run(asgi, host=host, port=port, log_level="info")
 
@@ -244,6 +274,10 @@ def which_tier_command(
                 window=parse_duration(window),
                 baseline=parse_duration(baseline),
             )
+        with transaction(store.sessions) as session:  # on the activity log: incident timelines
+            record_which_tier(
+                session=session, report=report, now=utcnow(), actor=cli_actor(), source="cli"
+            )
     finally:
         store.close()
     if as_json:
@@ -258,27 +292,31 @@ def cohort_show(
     as_json: JsonOption = False,
 ) -> None:
     """Which build a cohort runs on each tier, since when, its residency and its history."""
+    from bot.buildhealth.service import cohort_staleness
     from bot.console.cohort import render_cohort
-    from bot.rollouts.service import cohort_history
+    from bot.rollouts.service import cohort_history, current
 
-    store = _store()
+    settings = _settings()
+    store = open_store(settings)
+    now = utcnow()
     try:
         with store.sessions() as session:
             history = cohort_history(session=session, cohort=name)
+            staleness = cohort_staleness(
+                session=session, cohort=name, end=now, settings=settings.build_health
+            )
     finally:
         store.close()
     if as_json:
-        now = utcnow()
-        from bot.rollouts.service import current
-
         document = {
             "cohort": name,
             "current": {tier: a.to_dict() for tier, a in current(history, now).items()},
             "history": [a.to_dict() for a in history],
+            "config_staleness": staleness.to_dict() if staleness is not None else None,
         }
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        render_cohort(out, name, history, utcnow())
+        render_cohort(out, name, history, now, staleness)
 
 
 @app.command()
@@ -292,11 +330,14 @@ def simulate(
     gzip_files: Annotated[bool, typer.Option("--gzip", help="Write .ndjson.gz files.")] = False,
 ) -> None:
     """Write simulated router events and cohort assignments (fault injection included)."""
-    from bot.sandbox.traffic import SCENARIOS, write_files
+    from bot.sandbox.demo_incident import demo_incident
+    from bot.sandbox.scenarios import SCENARIOS
+    from bot.sandbox.traffic import write_files
 
-    if scenario not in SCENARIOS:
-        _fail(f"unknown scenario {scenario!r}; choose from {', '.join(sorted(SCENARIOS))}")
-    sim = SCENARIOS[scenario](seed=seed, end=utcnow(), rate_per_minute=rate)
+    known = {**SCENARIOS, "demo_incident": demo_incident}
+    if scenario not in known:
+        _fail(f"unknown scenario {scenario!r}; choose from {', '.join(sorted(known))}")
+    sim = known[scenario](seed=seed, end=utcnow(), rate_per_minute=rate)
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = ".ndjson.gz" if gzip_files else ".ndjson"
     events_path, cohorts_path = out_dir / f"events{suffix}", out_dir / f"cohorts{suffix}"
@@ -335,6 +376,11 @@ def console() -> None:
 
 
 register_probe_commands(app)
+register_settings_commands(app)
+register_incident_commands(app)
+register_playbook_commands(app)
+register_build_health_commands(app)
+register_rollback_commands(app)
 
 
 def main() -> None:

@@ -43,6 +43,17 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
+def schema_lag(engine: Engine) -> str | None:
+    """None when the database is at the head revision, else what is wrong, in words."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return None
+    return (
+        f"the database schema is at revision {current or 'none'}, this tierbot needs {head}: "
+        "run `tierbot db upgrade` (the migration Job)"
+    )
+
+
 def ensure_schema(engine: Engine) -> None:
     """Upgrade when the database is behind; commands that need the schema call this."""
     if current_revision(engine) != head_revision():

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.playbooks.notify import LogPlaybookNotifier, PlaybookNotifier
 from bot.probes.notify import AlertNotifier, LogNotifier
+from bot.rollouts.notify import LogRollbackNotifier, RollbackNotifier
 from bot.settings import Settings
 
 
 @dataclass(frozen=True)
 class Notifiers:
     probe_alerts: AlertNotifier = field(default_factory=LogNotifier)
+    playbooks: PlaybookNotifier = field(default_factory=LogPlaybookNotifier)
+    rollbacks: RollbackNotifier = field(default_factory=LogRollbackNotifier)
 
 
 def notifiers_for(settings: Settings) -> Notifiers:
@@ -25,7 +29,7 @@ def notifiers_for(settings: Settings) -> Notifiers:
     One choice for every entry point, so an alert that opens during `tierbot probe run` is
     announced where the server would have announced it.
     """
-    if settings.slack_bot_token is None or settings.slack_alert_channel is None:
+    if settings.slack_bot_token is None:
         return Notifiers()
     from bot.slack.app import make_web_client
     from bot.slack.wiring import slack_notifiers

@@ -7,12 +7,16 @@ from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot.buildhealth.schedule import add_build_health_jobs
 from bot.db import transaction
 from bot.notifiers import Notifiers
+from bot.playbooks.schedule import add_playbook_jobs
 from bot.probes.schedule import add_probe_jobs
 from bot.probes.service import ProbeRunner
+from bot.rollouts.schedule import add_rollback_jobs
 from bot.settings import PullSource, Settings
 from bot.store import Store
+from bot.telemetry.prometheus import add_prometheus_jobs
 from bot.telemetry.pull import PullError, poll
 from bot.telemetry.service import prune_raw_events
 from bot.timeutil import utcnow
@@ -81,4 +85,8 @@ def build_scheduler(
         scheduler,
         probe_runner or ProbeRunner(store, settings.probes, notifiers.probe_alerts),
     )
+    add_prometheus_jobs(scheduler, store, settings)
+    add_playbook_jobs(scheduler, store, settings, notifiers, probe_runner=probe_runner)
+    add_rollback_jobs(scheduler, store, settings, notifiers, probe_runner=probe_runner)
+    add_build_health_jobs(scheduler, store, settings, notifiers)
     return scheduler

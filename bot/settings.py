@@ -21,9 +21,11 @@ from pydantic_settings import (
 )
 
 from bot.buildhealth.settings import BuildHealthSettings
+from bot.incidents.settings import IncidentSettings
 from bot.playbooks.settings import PlaybookSettings
 from bot.probes.settings import ProbeSettings
 from bot.rollouts.settings import RolloutSettings
+from bot.telemetry.prometheus_settings import PrometheusSource
 
 Tier = Literal["edge", "cloud"]
 TIERS: tuple[Tier, ...] = ("edge", "cloud")
@@ -114,20 +116,37 @@ class Settings(BaseSettings):
     retention_days: float = Field(
         default=14, gt=0, description="Raw router events older than this are pruned; rollups stay."
     )
-    pull_sources: list[PullSource] = Field(default_factory=list)
+    minute_rollup_retention_days: float = Field(
+        default=90,
+        gt=0,
+        description="Minute rollups older than this are pruned; hour rollups stay for trends.",
+    )
+    pull_sources: list[PullSource] = Field(
+        default_factory=list,
+        description="NDJSON feeds the scheduler polls with ?since=<cursor> (name, kind, url, ...).",
+    )
+    prometheus_sources: list[PrometheusSource] = Field(
+        default_factory=list, description="Prometheus servers whose router metrics fill rollups."
+    )
     probes: ProbeSettings = ProbeSettings()
     playbooks: PlaybookSettings = PlaybookSettings()
+    incidents: IncidentSettings = IncidentSettings()
     rollouts: RolloutSettings = RolloutSettings()
     build_health: BuildHealthSettings = BuildHealthSettings()
     slack_bot_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "TIERBOT_SLACK_BOT_TOKEN")
+        default=None,
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN", "TIERBOT_SLACK_BOT_TOKEN"),
+        description="The bot token (xoxb-...); unset, `tierbot serve` runs without Slack.",
     )
     slack_signing_secret: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "TIERBOT_SLACK_SIGNING_SECRET"),
+        description="Verifies every request from Slack (the app's Signing Secret).",
     )
     slack_app_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "TIERBOT_SLACK_APP_TOKEN")
+        default=None,
+        validation_alias=AliasChoices("SLACK_APP_TOKEN", "TIERBOT_SLACK_APP_TOKEN"),
+        description="The app-level token (xapp-...), for `tierbot serve --socket-mode` only.",
     )
     slack_alert_channel: str | None = Field(
         default=None,

@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 class EdgeProbeSettings(BaseModel):
     """What a registered edge build must show on its golden set."""
 
-    interval_seconds: float = Field(default=300, gt=0)
+    interval_seconds: float = Field(
+        default=300, gt=0, description="How often every registered edge build is probed."
+    )
     min_top1_agreement: float = Field(
         default=0.98, ge=0, le=1, description="Share of golden inputs whose top-1 class matches."
     )
@@ -61,8 +63,13 @@ class ProbeSettings(BaseModel):
 
     enabled: bool = Field(default=True, description="Run probes on the scheduler.")
     edge: EdgeProbeSettings = EdgeProbeSettings()
-    cloud_endpoints: list[CloudEndpoint] = Field(default_factory=list)
-    cloud_interval_seconds: float = Field(default=60, gt=0)
+    cloud_endpoints: list[CloudEndpoint] = Field(
+        default_factory=list,
+        description="Cloud endpoints to probe (name, region, protocol openai|oip, base_url, ...).",
+    )
+    cloud_interval_seconds: float = Field(
+        default=60, gt=0, description="How often every cloud endpoint is probed."
+    )
     jitter_seconds: float = Field(default=5, ge=0, description="Random delay added to each run.")
     open_after_failures: int = Field(default=3, ge=1, description="Consecutive failures to alert.")
     resolve_after_passes: int = Field(default=2, ge=1, description="Consecutive passes to resolve.")

@@ -35,7 +35,7 @@ def register(app: App, deps: SlackDeps) -> None:
             window = parse_window(value) if value else DEFAULT_WINDOW
         except UsageError:
             window = DEFAULT_WINDOW
-        answers.post_which_tier(deps, client, _channel(body), window)
+        answers.post_which_tier(deps, client, _channel(body), window, user=body["user"]["id"])
 
     @guarded
     def cohort_clicked(body: dict[str, Any], client: WebClient, respond: Respond) -> None:

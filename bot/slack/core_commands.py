@@ -34,7 +34,7 @@ def _status(deps: SlackDeps, asked: Invocation, _: object) -> None:
 
 
 def _failed(deps: SlackDeps, asked: Invocation, window: timedelta) -> None:
-    answers.post_which_tier(deps, asked.client, asked.channel, window)
+    answers.post_which_tier(deps, asked.client, asked.channel, window, user=asked.user)
 
 
 def _cohort(deps: SlackDeps, asked: Invocation, cohort: str) -> None:

@@ -10,11 +10,13 @@ from types import ModuleType
 
 from slack_bolt import App
 
-from bot.slack import core_commands, probes
+from bot.slack import build_health, core_commands, incidents, playbooks, probes, rollbacks
 from bot.slack.deps import SlackDeps
 from bot.slack.subcommands import Subcommand
 
-FEATURES: tuple[ModuleType, ...] = (core_commands, probes)
+FEATURES: tuple[ModuleType, ...] = (
+    core_commands, probes, playbooks, incidents, rollbacks, build_health
+)  # fmt: skip
 
 
 def subcommands() -> dict[str, Subcommand]:

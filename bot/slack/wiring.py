@@ -13,19 +13,25 @@ from bot.probes.service import ProbeRunner
 from bot.settings import Settings
 from bot.slack.deps import SlackDeps
 from bot.slack.metrics import ServerMetrics
+from bot.slack.playbooks import SlackPlaybookNotifier
 from bot.slack.probe_alerts import SlackAlertNotifier
+from bot.slack.rollbacks import SlackRollbackNotifier
 from bot.store import Store
 from bot.timeutil import utcnow
 
 
 def slack_notifiers(settings: Settings, client: WebClient) -> Notifiers:
-    """Post alerts in `slack_alert_channel`; without one they only reach the log."""
+    """Slack's notifiers; probe alerts go to `slack_alert_channel`, or only the log without one."""
     alerts: AlertNotifier = (
         SlackAlertNotifier(client, settings.slack_alert_channel)
         if settings.slack_alert_channel
         else LogNotifier()
     )
-    return Notifiers(probe_alerts=alerts)
+    return Notifiers(
+        probe_alerts=alerts,
+        playbooks=SlackPlaybookNotifier(client),
+        rollbacks=SlackRollbackNotifier(client, settings.rollouts),
+    )
 
 
 def slack_deps(

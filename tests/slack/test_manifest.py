@@ -32,4 +32,7 @@ def test_the_manifest_matches_the_app() -> None:
         "chat:write",
         "files:write",
         "app_mentions:read",
+        "channels:manage",
+        "im:write",
+        "usergroups:read",
     }

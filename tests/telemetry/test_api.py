@@ -117,3 +117,24 @@ def test_ingest_is_refused_when_no_token_is_configured(database_url: str) -> Non
 def test_health_and_readiness(base_url: str) -> None:
     assert httpx.get(f"{base_url}/healthz").json()["status"] == "ok"
     assert httpx.get(f"{base_url}/readyz").status_code == 200
+
+
+def test_not_ready_until_the_schema_is_migrated(database_url: str) -> None:
+    """A replica never migrates on start: /readyz says what to run until someone has."""
+    from bot.app import create_app
+    from bot.migrate import upgrade
+    from bot.sandbox.server import serve_in_thread
+    from bot.settings import Settings
+    from bot.store import open_store
+
+    settings = Settings(database_url=database_url)
+    store = open_store(settings, migrate=False)
+    try:
+        with serve_in_thread(create_app(settings, store, run_scheduler=False)) as url:
+            before = httpx.get(f"{url}/readyz")
+            upgrade(store.engine)
+            after = httpx.get(f"{url}/readyz")
+    finally:
+        store.close()
+    assert before.status_code == 503 and "tierbot db upgrade" in before.json()["error"]
+    assert after.status_code == 200

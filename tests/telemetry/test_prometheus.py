@@ -2,7 +2,7 @@
 
 The data is written as OpenMetrics, turned into TSDB blocks by `promtool tsdb
 create-blocks-from openmetrics`, and served by `prometheus` from a temp directory. CI installs
-both (.ci/prometheus.sh); elsewhere the tests are skipped with a message when they are missing.
+both (.ci/system-tools.sh); elsewhere the tests are skipped with a message when they are missing.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     missing = [tool for tool in ("prometheus", "promtool") if shutil.which(tool) is None]
     if missing:
         pytest.skip(
-            f"{' and '.join(missing)} not installed: run .ci/prometheus.sh (CI always does); "
+            f"{' and '.join(missing)} not installed: run .ci/system-tools.sh (CI always does); "
             "apt-get install prometheus"
         )
     tmp = tmp_path_factory.mktemp("prometheus")
