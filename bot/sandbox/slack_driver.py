@@ -99,11 +99,35 @@ class SlackDriver(ABC):
         user: str = ONCALL_USER_ID,
         selected: Selection = None,
         delivery: Delivery = Delivery(),
+        as_shown: bool = False,
     ) -> Reply:
-        """`user` clicks (or picks `selected` in) the element `action_id` of a posted message."""
-        current = self.slack.message(message.channel, message.ts)  # as it stands after edits
+        """`user` clicks (or picks `selected` in) the element `action_id` of a posted message.
+
+        The message as it stands after edits, or with `as_shown` as it is given: a client that
+        still shows an old version (a second click on a button already used).
+        """
+        payload = self.click_payload(
+            message, action_id, user=user, selected=selected, as_shown=as_shown
+        )
+        return self._deliver("interactive", payload, delivery)
+
+    def send_interactive(self, payload: dict[str, Any], delivery: Delivery = Delivery()) -> Reply:
+        """Deliver an interactive payload as built (the same click sent twice, or elsewhere)."""
+        return self._deliver("interactive", payload, delivery)
+
+    def click_payload(
+        self,
+        message: SandboxMessage,
+        action_id: str,
+        *,
+        user: str = ONCALL_USER_ID,
+        selected: Selection = None,
+        as_shown: bool = False,
+    ) -> dict[str, Any]:
+        """The block_actions payload Slack would send for this click (see `click`)."""
+        current = message if as_shown else self.slack.message(message.channel, message.ts)
         block_id, element = payloads.find_element(current.blocks, action_id)
-        payload = payloads.block_actions(
+        return payloads.block_actions(
             user=self._user(user),
             element=element,
             block_id=block_id,
@@ -115,7 +139,6 @@ class SlackDriver(ABC):
             message=current,
             channel_name=self._channel_name(current.channel),
         )
-        return self._deliver("interactive", payload, delivery)
 
     def click_in_view(
         self,

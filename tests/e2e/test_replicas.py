@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
@@ -138,22 +137,9 @@ def _same_click(
 ) -> None:
     """One click, delivered to both replicas (a retry that reached the other one)."""
     a, b = replicas
-    block_id, element = payloads.find_element(message.blocks, action_id)
-    payload = payloads.block_actions(
-        user=a.driver.slack.users[user],
-        element=element,
-        block_id=block_id,
-        selected=None,
-        response_url=a.driver.slack.issue_response_url(
-            channel=message.channel, user=user, message_ts=message.ts
-        ),
-        trigger_id=a.driver.slack.issue_trigger_id(user),
-        message=message,
-        channel_name=message.channel,
-    )
-    form = urlencode({"payload": json.dumps(payload)})
+    payload = a.driver.click_payload(message, action_id, user=user)
     for replica in (a, b):
-        reply = replica.driver.post(form, "application/x-www-form-urlencoded")
+        reply = replica.driver.send_interactive(payload)
         assert reply.status == 200, reply.body
 
 

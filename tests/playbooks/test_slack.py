@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from bot.console.slack_session import SlackSession
 from bot.db import transaction
 from bot.playbooks.service import Playbooks
 from bot.probes.notify import Alert
 from bot.rollouts.approvals import reject
-from bot.sandbox import slack_payloads as payloads
-from bot.sandbox.slack_driver import Delivery, Reply
+from bot.sandbox.slack_driver import Reply
 from bot.sandbox.slack_models import DRI_USER_ID, ONCALL_CHANNEL_ID, SandboxMessage
 from bot.settings import Settings
 from bot.slack.playbooks import SlackPlaybookNotifier
@@ -34,22 +32,7 @@ def _step(session: SlackSession, fallback: str) -> SandboxMessage:
 def _click_snapshot(session: SlackSession, message: SandboxMessage, action_id: str, user: str
                     ) -> Reply:  # fmt: skip
     """Press a button on the message as it was (a second click from a stale client)."""
-    driver: Any = session.driver
-    block_id, element = payloads.find_element(message.blocks, action_id)
-    payload = payloads.block_actions(
-        user=driver._user(user),
-        element=element,
-        block_id=block_id,
-        selected=None,
-        response_url=session.slack.issue_response_url(
-            channel=message.channel, user=user, message_ts=message.ts
-        ),
-        trigger_id=session.slack.issue_trigger_id(user),
-        message=message,
-        channel_name=driver._channel_name(message.channel),
-    )
-    reply: Reply = driver._deliver("interactive", payload, Delivery())
-    return reply
+    return session.driver.click(message, action_id, user=user, as_shown=True)
 
 
 def test_alert_button_walks_triage_into_the_rollback(store: Store, pb_settings: Settings) -> None:
