@@ -1,4 +1,4 @@
-"""The background scheduler: pull sources and retention (probes join it in a later issue)."""
+"""The background scheduler: every feature's jobs, one probe runner shared by all of them."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from bot.settings import PullSource, Settings
 from bot.store import Store
 from bot.telemetry.prometheus import add_prometheus_jobs
 from bot.telemetry.pull import PullError, poll
+from bot.telemetry.rollup_ingest import prune_minute_rollups
 from bot.telemetry.service import prune_raw_events
 from bot.timeutil import utcnow
 
@@ -44,6 +45,12 @@ def _retention_job(store: Store, days: float) -> None:
     with transaction(store.sessions) as session:
         pruned = prune_raw_events(session=session, older_than=utcnow() - timedelta(days=days))
     log.info("retention: pruned %d raw router events older than %s days", pruned, days)
+
+
+def _minute_retention_job(store: Store, days: float) -> None:
+    """Minute rollups past their retention go (one DELETE under the ingest lock: any replica)."""
+    removed = prune_minute_rollups(store.engine, older_than=utcnow() - timedelta(days=days))
+    log.info("retention: pruned %d minute rollups older than %s days", removed, days)
 
 
 def build_scheduler(
@@ -81,10 +88,17 @@ def build_scheduler(
         id="retention",
         next_run_time=utcnow() + timedelta(minutes=1),
     )
-    add_probe_jobs(
-        scheduler,
-        probe_runner or ProbeRunner(store, settings.probes, notifiers.probe_alerts),
+    scheduler.add_job(
+        _minute_retention_job,
+        "interval",
+        hours=24,
+        args=[store, settings.minute_rollup_retention_days],
+        id="minute-rollup-retention",
+        next_run_time=utcnow() + timedelta(hours=1),
     )
+    # One runner for the probe jobs, playbooks and rollbacks: it keeps the warmed sessions.
+    probe_runner = probe_runner or ProbeRunner(store, settings.probes, notifiers.probe_alerts)
+    add_probe_jobs(scheduler, probe_runner)
     add_prometheus_jobs(scheduler, store, settings)
     add_playbook_jobs(scheduler, store, settings, notifiers, probe_runner=probe_runner)
     add_rollback_jobs(scheduler, store, settings, notifiers, probe_runner=probe_runner)

@@ -19,7 +19,6 @@ import orjson
 from rich.console import Console
 from rich.rule import Rule
 
-from bot.activity.service import entries
 from bot.console.slack_console import render_exchange, render_messages
 from bot.console.slack_session import Exchange, SlackSession
 from bot.db import transaction
@@ -29,6 +28,7 @@ from bot.probes.settings import ProbeSettings
 from bot.rollouts.flow import RollbackFlow
 from bot.rollouts.settings import DriSet, RolloutSettings
 from bot.sandbox.demo_incident import DEMO_BAD_BUILD, DEMO_COHORT, DEMO_ONNX_NAMES, demo_incident
+from bot.sandbox.dri import approval_message_in, executed_and_probed
 from bot.sandbox.models import register_demo_builds
 from bot.sandbox.slack_models import (
     ALERTS_CHANNEL_ID,
@@ -38,7 +38,7 @@ from bot.sandbox.slack_models import (
 )
 from bot.settings import Settings
 from bot.slack.playbooks import SlackPlaybookNotifier
-from bot.slack.rollbacks import approval_message_in, rollback_flow
+from bot.slack.rollbacks import rollback_flow
 from bot.slack.views.incidents import EXPORT_ACTION
 from bot.slack.views.probes import PLAYBOOK_ACTION
 from bot.slack.views.rollbacks import APPROVE_ACTION
@@ -191,7 +191,7 @@ def _walk_the_playbook(story: Story, alert: SandboxMessage) -> None:
     )
 
 
-def _approve(story: Story, flow: RollbackFlow, store: Store, simulated: Callable[[], int]) -> None:
+def _approve(story: Story, flow: RollbackFlow, simulated: Callable[[], int]) -> None:
     story.step("The request reaches the routing DRI (in #routing-dri and by DM)")
     seen = story.session.posted()
     flow.announce(1)
@@ -199,16 +199,12 @@ def _approve(story: Story, flow: RollbackFlow, store: Store, simulated: Callable
     story.step("Dana Ortiz, the routing DRI, approves; the rollback executes and is probed")
     approval = approval_message_in(story.session.slack, 1, DRI_CHANNEL_ID)
 
-    def executed_and_probed() -> bool:
-        state = flow.get(1).state
-        return state in ("failed", "rejected") or (state == "executed" and _probed(store, 1))
-
     story.press(
         approval,
         APPROVE_ACTION,
         "Approve (and confirmed)",
         user=DRI_USER_ID,
-        until=executed_and_probed,
+        until=lambda: executed_and_probed(flow, 1),
     )
     story.step(
         "Devices pick the old build up; 25 more minutes of traffic arrive",
@@ -271,7 +267,7 @@ def play_story(
                         out.write(orjson.dumps(event) + b"\n")
             return import_file(store.engine, "router_events", str(path)).stored
 
-        _approve(story, flow, store, simulate_after)
+        _approve(story, flow, simulate_after)
 
         story.step("The playbook goes on by itself: it waits, re-diagnoses, and says so")
         seen = session.posted()
@@ -308,12 +304,3 @@ def play_story(
 
 def _ts_ms(event: dict[str, object]) -> float:
     return datetime.fromisoformat(str(event["ts"]).replace("Z", "+00:00")).timestamp() * 1000
-
-
-def _probed(store: Store, request_id: int) -> bool:
-    """Whether the probes after execution are on the audit log yet."""
-    with store.sessions() as session:
-        found = entries(session=session, kinds=["rollback.verified"])
-    return any(
-        e.data.get("request_id") == request_id and e.data.get("phase") == "probes" for e in found
-    )

@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.activity.service import entries
 from bot.db import transaction
 from bot.diagnosis.service import which_tier
 from bot.probes.results import ProbeResult
@@ -251,3 +252,11 @@ def due_for_verification(*, session: Session, now: datetime, delay: timedelta) -
         ),
     )
     return list(session.scalars(query.order_by(RollbackRequest.id)))
+
+
+def probes_recorded(*, session: Session, request: RollbackView) -> bool:
+    """Whether the probes after `request`'s execution are on the audit log yet."""
+    found = entries(session=session, kinds=[f"{request.kind}.verified"], subject=request.cohort)
+    return any(
+        e.data.get("request_id") == request.id and e.data.get("phase") == "probes" for e in found
+    )

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from slack_bolt import Ack, App, Respond
@@ -29,10 +29,6 @@ from bot.slack.errors import UsageError, explain, guarded
 from bot.slack.probe_alerts import parse_thread_ref, thread_ref
 from bot.slack.subcommands import Invocation, Subcommand
 from bot.slack.views import rollbacks as views
-
-if TYPE_CHECKING:
-    from bot.sandbox.slack_api import SlackSandbox
-    from bot.sandbox.slack_driver import SlackDriver
 
 log = logging.getLogger(__name__)
 
@@ -317,59 +313,3 @@ def register(app: App, deps: SlackDeps) -> None:
     app.action(views.REJECT_ACTION)(ack=_ack, lazy=[reject_clicked])
     app.view(views.REJECT_VIEW)(ack=_ack, lazy=[reject_submitted])
     app.action(views.KILLSWITCH_ACTION)(ack=_ack, lazy=[killswitch_clicked])
-
-
-# -- the demo's hand ------------------------------------------------------------------------
-def _probed(flow: RollbackFlow, request: RollbackView) -> bool:
-    """Whether the post-execution probes of `request` are on the audit log yet."""
-    from bot.activity.service import entries
-
-    with flow.store.sessions() as session:
-        found = entries(session=session, kinds=[f"{request.kind}.verified"], subject=request.cohort)
-    return any(
-        e.data.get("request_id") == request.id and e.data.get("phase") == "probes" for e in found
-    )
-
-
-def approval_message_in(slack: SlackSandbox, request_id: int, channel: str | None = None) -> Any:
-    """The approval message of `request_id` as the sandbox holds it (in `channel`, or any)."""
-    block_id = views.message_block_id(request_id)
-    for message in slack.messages(channel) if channel else slack.messages():
-        if any(block.get("block_id") == block_id for block in message.blocks):
-            return message
-    raise LookupError(f"no approval message for rollback #{request_id}")
-
-
-def approve_in_slack(
-    *,
-    slack: SlackSandbox,
-    driver: SlackDriver,
-    flow: RollbackFlow,
-    request_id: int,
-    approver: str,
-    channel: str | None = None,
-    timeout: float = 60.0,
-    verify_at: Callable[[], datetime] | None = None,
-) -> RollbackView:
-    """Click Approve as `approver` through the real bolt app, wait for the execution (and the
-    probes), then verify: what the demo calls for "the DRI approves".
-
-    The verification judges the traffic since the rollback as of `verify_at()` (default: the
-    flow's clock), so a demo with pinned time passes a clock some minutes after the approval.
-    """
-    message = approval_message_in(slack, request_id, channel)
-    driver.click(message, views.APPROVE_ACTION, user=approver)
-
-    def finished() -> RollbackView | None:
-        view = flow.get(request_id)
-        if view.state not in ("executed", "failed", "rejected", "expired"):
-            return None
-        probing = view.state == "executed" and flow.probe_runner is not None
-        return view if not probing or _probed(flow, view) else None
-
-    view = slack.wait_for(finished, timeout=timeout, what=f"rollback #{request_id} to execute")
-    if view.state == "executed":
-        if verify_at is not None:
-            flow.clock = verify_at
-        view = flow.verify_now(request_id, probe=False)
-    return view

@@ -30,7 +30,7 @@ from bot.telemetry.models import PullCursor
 from bot.telemetry.prometheus_settings import PrometheusSource
 from bot.telemetry.pull import PullError, load_cursor
 from bot.telemetry.rollup_contract import RollupRecord, estimated_max, estimated_sum, map_buckets
-from bot.telemetry.rollup_ingest import prune_minute_rollups, store_rollups
+from bot.telemetry.rollup_ingest import store_rollups
 from bot.telemetry.rollups import Counts, SliceKey
 from bot.timeutil import from_epoch_s, to_rfc3339, utcnow
 
@@ -263,18 +263,8 @@ def _poll_job(store: Store, source: PrometheusSource) -> None:
     )  # fmt: skip
 
 
-def _minute_retention_job(store: Store, days: float) -> None:
-    cutoff = utcnow() - timedelta(days=days)
-    removed = prune_minute_rollups(store.engine, older_than=cutoff)
-    log.info("retention: pruned %d minute rollups older than %s days", removed, days)
-
-
 def add_prometheus_jobs(scheduler: BaseScheduler, store: Store, settings: Settings) -> None:
-    """Poll each Prometheus source; prune minute rollups past their retention once a day.
-
-    Every replica runs them: a re-read minute replaces what was stored, and the pruning is one
-    DELETE under the ingest lock, so two replicas doing it is harmless.
-    """
+    """Poll each Prometheus source; every replica does (a re-read minute replaces itself)."""
     for source in settings.prometheus_sources:
         scheduler.add_job(
             _poll_job,
@@ -286,11 +276,3 @@ def add_prometheus_jobs(scheduler: BaseScheduler, store: Store, settings: Settin
             misfire_grace_time=max(1, int(source.interval_seconds)),
             next_run_time=utcnow(),
         )
-    scheduler.add_job(
-        _minute_retention_job,
-        "interval",
-        hours=24,
-        args=[store, settings.minute_rollup_retention_days],
-        id="minute-rollup-retention",
-        next_run_time=utcnow() + timedelta(hours=1),
-    )

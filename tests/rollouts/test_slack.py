@@ -12,6 +12,7 @@ from bot.console.slack_session import SlackSession
 from bot.rollouts.flow import RollbackFlow
 from bot.rollouts.requests import list_requests
 from bot.rollouts.settings import DriSet
+from bot.sandbox.dri import approval_message_in, approve_in_slack
 from bot.sandbox.slack_models import (
     ALERTS_CHANNEL_ID,
     DRI_USER_ID,
@@ -19,11 +20,7 @@ from bot.sandbox.slack_models import (
     RESPONDER_USER_ID,
 )
 from bot.settings import Settings
-from bot.slack.rollbacks import (
-    SlackRollbackNotifier,
-    approval_message_in,
-    approve_in_slack,
-)
+from bot.slack.rollbacks import SlackRollbackNotifier
 from bot.slack.views.rollbacks import (
     APPROVE_ACTION,
     KILLSWITCH_ACTION,

@@ -85,8 +85,9 @@ def test_the_demo_story_in_slack_ends_with_the_cohort_recovered(
     """The on-call engineer asks, the DRI approves with the button, the error rate recovers."""
     from bot.console.slack_session import SlackSession
     from bot.rollouts.settings import DriSet
+    from bot.sandbox.dri import approve_in_slack
     from bot.sandbox.slack_models import ALERTS_CHANNEL_ID, DRI_USER_ID, ONCALL_CHANNEL_ID
-    from bot.slack.rollbacks import SlackRollbackNotifier, approve_in_slack
+    from bot.slack.rollbacks import SlackRollbackNotifier
 
     previous = _load(store, rolled_back=True)
     rollouts = rollout_settings(dris=DriSet(users=[DRI_USER_ID]), dri_channel=ALERTS_CHANNEL_ID)
